@@ -1,0 +1,5 @@
+-- The human sessions: the rows of sessions with is_bot = false (unscored sessions excluded).
+-- group: quality
+SELECT *
+FROM sessions
+WHERE is_bot = false

@@ -1,0 +1,34 @@
+"""Charts for Dagster metadata and reports: matplotlib figures embedded as base64 PNG markdown."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to memory only
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def new_figure(width: float = 7.0, height: float = 3.2, rows: int = 1) -> tuple[Figure, Any]:
+    """A figure and its axes (an array of ``rows`` axes sharing x when rows > 1)."""
+    fig, axes = plt.subplots(rows, 1, figsize=(width, height), dpi=90, sharex=rows > 1)
+    return fig, axes
+
+
+def figure_png(fig: Figure) -> bytes:
+    """Render ``fig`` to PNG bytes and release it."""
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def png_markdown(png: bytes, alt: str) -> str:
+    """Markdown embedding ``png`` as a data URI (renders in the Dagster UI, no network)."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return f"![{alt}](data:image/png;base64,{encoded})"

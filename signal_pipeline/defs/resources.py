@@ -1,0 +1,26 @@
+"""Resources bound to every asset: paths come from the environment, with embedded defaults."""
+
+import dagster as dg
+
+from signal_pipeline.resources import (
+    ArtifactStoreResource,
+    EventSourceResource,
+    WarehouseResource,
+)
+from signal_pipeline.settings import resolve_paths
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """``duckdb`` (the warehouse file), ``event_source`` and ``artifacts``.
+
+    Override with SIGNAL_PIPELINE_DB, SIGNAL_PIPELINE_EVENTS and SIGNAL_PIPELINE_ARTIFACTS.
+    """
+    paths = resolve_paths()
+    return dg.Definitions(
+        resources={
+            "duckdb": WarehouseResource(database=str(paths.database)),
+            "event_source": EventSourceResource(paths=[str(p) for p in paths.events]),
+            "artifacts": ArtifactStoreResource(directory=str(paths.artifacts)),
+        }
+    )

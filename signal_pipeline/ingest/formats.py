@@ -1,0 +1,139 @@
+"""Find the input files and detect each one's format from its first bytes."""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+FAMILIES: tuple[str, ...] = ("native", "snowplow", "segment")
+_PEEK_BYTES = 256 * 1024
+_SNIFF_LINES = 20
+_SEGMENT_TYPES = frozenset({"track", "page", "screen", "identify", "group", "alias"})
+_SEGMENT_KEYS = frozenset({"messageId", "anonymousId", "userId", "originalTimestamp"})
+_SNOWPLOW_TSV_MIN_FIELDS = 100
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file with its format: family (native/snowplow/segment) and container."""
+
+    path: Path
+    family: str
+    container: str  # jsonl | json_array | csv | tsv | parquet
+
+    @property
+    def label(self) -> str:
+        """``family/container``, the value reported per file."""
+        return f"{self.family}/{self.container}"
+
+
+def duckdb_path(path: Path) -> str:
+    """The path as a DuckDB file argument: glob metacharacters escaped so it matches only itself."""
+    return re.sub(r"([\[\]*?])", r"[\1]", str(path))
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Resolve files, directories (recursively, hidden entries skipped) and glob patterns.
+
+    An existing path is taken literally even if its name holds glob characters. Raises
+    ``FileNotFoundError`` when an entry matches nothing.
+    """
+    found: dict[Path, None] = {}
+    for entry in paths:
+        path = Path(entry).expanduser()
+        if path.is_file():
+            candidates = [path]
+        elif path.is_dir():
+            candidates = sorted(p for p in path.rglob("*") if p.is_file())
+            candidates = [p for p in candidates if not _hidden(p.relative_to(path))]
+        else:
+            candidates = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+            candidates = [p for p in candidates if p.is_file()]
+            if not candidates:
+                raise FileNotFoundError(f"no input file matches {str(entry)!r}")
+        for candidate in candidates:
+            found[candidate.resolve()] = None
+    return list(found)
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def detect_format(path: Path, forced_family: str = "auto") -> SourceFile:
+    """Detect the container from the first bytes and the family from the first records.
+
+    Parquet by magic bytes or suffix; a JSON array or ``{"batch": [...]}`` document; JSON lines;
+    otherwise delimited text (a Snowplow enriched TSV has no header and 100+ tab-separated
+    fields). ``forced_family`` overrides the family (the container is still detected).
+    """
+    with path.open("rb") as handle:
+        head = handle.read(_PEEK_BYTES)
+    container, family = _sniff(path, head)
+    if forced_family != "auto":
+        family = forced_family
+    return SourceFile(path=path, family=family, container=container)
+
+
+def _sniff(path: Path, head: bytes) -> tuple[str, str]:
+    if head.startswith(b"PAR1") or path.suffix.lower() == ".parquet":
+        return "parquet", "native"  # the family of a Parquet file is decided from its columns
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    stripped = text.lstrip()
+    if not stripped:
+        return "jsonl", "native"
+    lines = [line for line in text.splitlines() if line.strip()][:_SNIFF_LINES]
+    if stripped.startswith("["):
+        return "json_array", _json_family(_first_array_records(stripped))
+    if stripped.startswith("{"):
+        records = [r for r in (_loads(line) for line in lines) if isinstance(r, dict)]
+        if len(records) == 1 and isinstance(records[0].get("batch"), list):
+            return "json_array", _json_family(records[0]["batch"][:_SNIFF_LINES])
+        if not records and lines and lines[0].strip() == "{":
+            return "json_array", "segment"  # a pretty-printed batch document
+        return "jsonl", _json_family(records)
+    first = lines[0]
+    if first.count("\t") + 1 >= _SNOWPLOW_TSV_MIN_FIELDS and "collector_tstamp" not in first:
+        return "tsv", "snowplow"
+    header = {h.strip().strip('"').lower() for h in re.split(r"[,\t;|]", first)}
+    container = "tsv" if "\t" in first else "csv"
+    if "collector_tstamp" in header or {"event_id", "domain_userid"} <= header:
+        return container, "snowplow"
+    if "event_id" in header or "event_type" in header:
+        return container, "native"
+    return "jsonl", "native"  # unknown text: every line is judged (and quarantined) as JSON
+
+
+def _loads(line: str) -> object:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _first_array_records(text: str) -> list[object]:
+    parsed = _loads(text)
+    if isinstance(parsed, list):
+        return parsed[:_SNIFF_LINES]
+    # Too large for the peek window: parse the complete objects at its start.
+    decoder_records: list[object] = []
+    for chunk in re.split(r"\}\s*,\s*\{", text[1:], maxsplit=_SNIFF_LINES)[:-1]:
+        candidate = _loads("{" + chunk.strip().lstrip("{") + "}")
+        if isinstance(candidate, dict):
+            decoder_records.append(candidate)
+    return decoder_records
+
+
+def _json_family(records: Sequence[object]) -> str:
+    votes = {"segment": 0, "native": 0}
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        is_segment = record.get("type") in _SEGMENT_TYPES or bool(_SEGMENT_KEYS & record.keys())
+        votes["segment" if is_segment and "event_type" not in record else "native"] += 1
+    return "segment" if votes["segment"] > votes["native"] else "native"

@@ -1,0 +1,102 @@
+"""Column lists of the ingest tables (docs/data_contract.md) and of the internal parse table."""
+
+from __future__ import annotations
+
+EVENT_TYPES: tuple[str, ...] = (
+    "page_view",
+    "page_ping",
+    "scroll",
+    "click",
+    "hover",
+    "cta_click",
+    "comparison_view",
+    "video_play",
+    "form_interaction",
+    "add_to_cart",
+    "purchase",
+    "other",
+)
+
+PAGE_TYPES: tuple[str, ...] = ("specs", "pricing", "comparison", "product", "home", "checkout", "other")
+
+# staged_events, in contract order: (column, DuckDB type).
+STAGED_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "VARCHAR"),
+    ("ts", "TIMESTAMP"),
+    ("event_date", "DATE"),
+    ("event_type", "VARCHAR"),
+    ("event_name", "VARCHAR"),
+    ("anonymous_id", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("session_id", "VARCHAR"),
+    ("page_url", "VARCHAR"),
+    ("page_type", "VARCHAR"),
+    ("page_view_id", "VARCHAR"),
+    ("element", "VARCHAR"),
+    ("scroll_depth_pct", "DOUBLE"),
+    ("hover_ms", "DOUBLE"),
+    ("x", "DOUBLE"),
+    ("y", "DOUBLE"),
+    ("user_agent", "VARCHAR"),
+    ("device_type", "VARCHAR"),
+    ("campaign", "VARCHAR"),
+    ("experiment", "VARCHAR"),
+    ("variant", "VARCHAR"),
+    ("revenue", "DOUBLE"),
+    ("source_format", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+)
+
+QUARANTINED_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+    ("source_format", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("detail", "VARCHAR"),
+    ("raw_line", "VARCHAR"),
+)
+
+# Canonical input fields every format parser extracts, all as text (numbers are validated later).
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "ts",
+    "event_type",
+    "event_name",
+    "anonymous_id",
+    "user_id",
+    "session_id",
+    "page_url",
+    "page_type",
+    "page_view_id",
+    "element",
+    "scroll_depth_pct",
+    "hover_ms",
+    "x",
+    "y",
+    "user_agent",
+    "device_type",
+    "campaign",
+    "experiment",
+    "variant",
+    "revenue",
+)
+
+NUMERIC_FIELDS: tuple[str, ...] = ("scroll_depth_pct", "hover_ms", "x", "y", "revenue")
+
+# The internal table every parser appends to: one row per input line.
+PARSED_TABLE = "_ingest_parsed"
+PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+    ("source_format", "VARCHAR"),
+    ("raw_line", "VARCHAR"),
+    ("parse_reason", "VARCHAR"),
+    ("parse_detail", "VARCHAR"),
+    *((name, "VARCHAR") for name in CANONICAL_FIELDS),
+)
+
+
+def column_ddl(columns: tuple[tuple[str, str], ...]) -> str:
+    """``name TYPE, ...`` for a CREATE TABLE statement (names and types come from this module)."""
+    return ", ".join(f"{name} {sql_type}" for name, sql_type in columns)

@@ -1,0 +1,35 @@
+"""Settings of one ingest pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from signal_pipeline.ingest.page_types import DEFAULT_PAGE_TYPE_RULES
+
+FORMATS: tuple[str, ...] = ("auto", "native", "snowplow", "segment")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """How :func:`signal_pipeline.ingest.ingest_files` reads and validates its input.
+
+    ``format`` forces one source family for every file (``auto`` detects it per file);
+    ``page_type_rules`` are ``(regex on the lower-cased URL path, page_type)`` pairs, first match
+    wins, used when an event carries no known ``page_type``; lines longer than ``max_line_bytes``
+    are quarantined as ``oversize_line``; events later than ``now + future_tolerance`` or earlier
+    than ``earliest`` are quarantined; ``now=None`` means the wall clock (UTC).
+    """
+
+    format: str = "auto"
+    page_type_rules: tuple[tuple[str, str], ...] = DEFAULT_PAGE_TYPE_RULES
+    max_line_bytes: int = 1_000_000
+    future_tolerance: timedelta = timedelta(days=1)
+    earliest: date = date(2000, 1, 1)
+    now: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {self.format!r}")
+        if self.max_line_bytes < 1:
+            raise ValueError("max_line_bytes must be positive")

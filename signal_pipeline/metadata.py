@@ -1,0 +1,79 @@
+"""Dagster materialization metadata for DuckDB tables: row count, schema, lineage, preview."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from signal_pipeline.sql_models.runner import quote_identifier
+
+PREVIEW_ROWS = 10
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table (cells escaped and shortened)."""
+    head = "| " + " | ".join(columns) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join([head, rule, *body])
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    """The table's columns and DuckDB types."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(name=n, type=t) for n, t in rows])
+
+
+def table_metadata(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    lineage: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    where: str | None = None,
+    params: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Standard metadata for a table: ``dagster/row_count``, ``dagster/column_schema``, a preview.
+
+    ``where`` (code-supplied SQL with ``?`` placeholders bound to ``params``) restricts the count
+    and preview, e.g. to a partition. ``lineage`` maps each column to its upstream
+    (table, column) pairs and becomes ``dagster/column_lineage``.
+    """
+    name = quote_identifier(table)
+    clause = f" WHERE {where}" if where else ""
+    count_row = con.execute(f"SELECT count(*) FROM {name}{clause}", list(params)).fetchone()
+    preview = con.execute(f"SELECT * FROM {name}{clause} LIMIT {PREVIEW_ROWS}", list(params))
+    columns = [d[0] for d in preview.description]
+    metadata: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(int(count_row[0]) if count_row else 0),
+        "dagster/column_schema": table_schema(con, table),
+        "preview": dg.MetadataValue.md(markdown_table(columns, preview.fetchall())),
+        "dagster/table_name": dg.MetadataValue.text(table),
+    }
+    if lineage:
+        metadata["dagster/column_lineage"] = dg.TableColumnLineage(
+            deps_by_column={
+                column: [
+                    dg.TableColumnDep(asset_key=dg.AssetKey(up_table), column_name=up_column)
+                    for up_table, up_column in deps
+                ]
+                for column, deps in lineage.items()
+            }
+        )
+    return metadata

@@ -1,0 +1,5 @@
+"""Deterministic clickstream simulator with ground-truth personas, bots, drift and bad lines."""
+
+from signal_pipeline.simulate.simulator import SimulationSummary, simulate
+
+__all__ = ["SimulationSummary", "simulate"]
