@@ -59,7 +59,7 @@ interaction_stats AS (
 event_stats AS (
     SELECT
         session_id,
-        min(person_id) AS person_id,
+        arg_min(person_id, event_seq) AS person_id,
         arg_min(anonymous_id, event_seq) FILTER (WHERE anonymous_id IS NOT NULL) AS anonymous_id,
         arg_min(user_id, event_seq) FILTER (WHERE user_id IS NOT NULL) AS user_id,
         min(ts) AS session_start,

@@ -1,23 +1,21 @@
 -- Every landed event with its session, person and page view resolved (one row per raw event).
 -- session_id: the tracker's session_id when the event has one; otherwise a session is derived per
 -- identity (anonymous_id, else user_id): a gap of more than session_gap_s (default 30 min) since
--- the identity's previous event starts a new one. A derived id is md5(identity | first event_id |
--- split index): deterministic and unique. Any session (given or derived) longer than
--- session_cap_s (default 24 h) is split into consecutive windows of session_cap_s counted from its
--- first event; session_split_index says which window (0 = unsplit or first), and pieces after the
--- first of a given session get the id "<session_id>#cap<k>". session_id_is_derived says which
--- rule made the id.
--- person_id: one per session: the session's first user_id, else identity_map's person for its
--- first mapped anonymous_id, else the identity itself.
+-- the identity's previous event starts a new one, with id md5(identity || '|' || first event_id)
+-- (deterministic, unique). Any session (given or derived) longer than session_cap_s (default 24 h)
+-- is split into consecutive windows of session_cap_s counted from its first event:
+-- session_split_index says which window (0 = unsplit or first) and pieces after the first get the
+-- id "<session id>#cap<k>". session_id_is_derived says which rule made the id.
+-- person_id: identity_map's person for the event's anonymous_id, else its user_id.
 -- event_seq: 1-based position in the session ordered by ts, then event_id (identical timestamps).
 -- page_view_key: the page view the event belongs to: its page_view_id when it carries one, else
--- the latest page view at or before it in the session; NULL before the session's first page view.
--- A page view belongs to the session of its (earliest) page_view event, as in the Snowplow web
--- model: an event whose page_view_id has no page_view event in its own session (a page ping
--- arriving after the session expired, a duplicate page_view in another session, a page context
--- whose page_view was lost) is a stray: is_stray_event = true and page_view_key NULL. Strays count
--- in session totals (event_count, clicks, session time) but in no page view (dwell, engaged time,
--- scroll).
+-- the latest page view at or before it in the session (a page_view event without page_view_id is
+-- keyed by its event_id); NULL before the session's first page view.
+-- A page view belongs to the session of its earliest page_view event, as in the Snowplow web
+-- model: an event naming a page view that is not in its own session (a page ping arriving after
+-- the session expired, a duplicate page_view in another session, a page context whose page_view
+-- was lost) is a stray: is_stray_event = true and page_view_key NULL. Strays count in session
+-- totals (event_count, clicks, session time) but in no page view (dwell, engaged time, scroll).
 -- group: sessions
 WITH event_streams AS (
     -- Narrow on purpose: window passes carry only the columns they need; the wide raw row is

@@ -110,8 +110,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _format_table(cursor: duckdb.DuckDBPyConnection) -> str:
     columns = [d[0] for d in cursor.description]
     rows = [["" if v is None else str(v) for v in row] for row in cursor.fetchall()]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-              for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
+    ]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
     body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
@@ -145,8 +146,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     with db.open_db(database, read_only=True) as con:
         if not db.table_exists(con, table):
             raise CliError(f"table {table} not found in {database}: run the pipeline first")
+        rows = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
         relation = con.table(table)
-        rows = len(relation)
         if out.suffix.lower() == ".parquet":
             relation.write_parquet(str(out))
         elif out.suffix.lower() in {".csv", ".txt"}:

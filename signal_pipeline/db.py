@@ -2,8 +2,8 @@
 
 Every connection the project makes goes through :func:`connect`: an absolute path, one constant
 configuration (no extension auto-install or auto-load, a memory limit, spilling to DuckDB's
-default temp folder ``<database>.tmp``), and, for connections that read untrusted files, external access restricted
-to the input directories with the configuration locked.
+default temp folder ``<database>.tmp``), and, for connections that read untrusted files,
+external access restricted to the input directories with the configuration locked.
 """
 
 from __future__ import annotations
@@ -95,9 +95,9 @@ def open_db(
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """True when ``table`` exists in the main schema."""
-    row = con.execute(
+    rows = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
         "AND table_name = ?",
         [table],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows and rows[0][0])

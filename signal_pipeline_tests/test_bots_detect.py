@@ -128,7 +128,13 @@ EXPECTED_REASONS = {
     "b_crawler": ["crawler_user_agent"],
     "b_pointer_still": ["unnatural_pointer"],
     "b_pointer_regular": ["unnatural_pointer"],
-    "b_burst": ["click_rate", "rapid_clicks", "few_interactions", "unnatural_pointer"],
+    "b_burst": [
+        "short_session",
+        "click_rate",
+        "rapid_clicks",
+        "few_interactions",
+        "unnatural_pointer",
+    ],
 }
 
 # A stand-in for the session_metrics SQL other engineers write: only the contract columns the

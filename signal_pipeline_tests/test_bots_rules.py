@@ -79,7 +79,15 @@ def test_each_rule_fires_alone(rule: str, changes: dict[str, object]) -> None:
                 "pointer_events": 0,
             },
         ),
-        ("a quick two-page visit", {"session_duration_s": 5.0, "page_views": 2}),
+        (
+            "a quiet bounce: one page, one interaction, 5 s",
+            {
+                "session_duration_s": 5.0,
+                "page_views": 1,
+                "distinct_interactions": 1,
+                "active_events": 2,
+            },
+        ),
         (
             "a reader: one page, scrolls and pings",
             {"distinct_interactions": 2, "active_events": 1, "page_views": 1},
@@ -124,8 +132,24 @@ def test_several_rules_are_reported_in_fixed_order() -> None:
             ["short_session"],
         ),
         (
-            {"session_duration_s": 4.0, "page_views": 1},
+            {
+                "session_duration_s": 4.0,
+                "page_views": 1,
+                "distinct_interactions": 1,
+                "active_events": 2,
+            },
             {"short_session_min_page_views": 1},
+            [],
+            ["short_session"],
+        ),
+        (
+            {
+                "session_duration_s": 4.0,
+                "page_views": 1,
+                "distinct_interactions": 1,
+                "active_events": 2,
+            },
+            {"short_session_min_interactions": 1},
             [],
             ["short_session"],
         ),

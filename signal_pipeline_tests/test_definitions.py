@@ -47,7 +47,12 @@ def test_every_asset_has_a_description_group_and_kind() -> None:
         name = spec.key.to_user_string()
         assert spec.description and len(spec.description) > 20, name
         assert spec.group_name in {
-            "ingest", "sessions", "quality", "features", "segments", "monitoring"
+            "ingest",
+            "sessions",
+            "quality",
+            "features",
+            "segments",
+            "monitoring",
         }, name
         assert spec.kinds, name
 
@@ -67,9 +72,18 @@ def test_dagster_definitions_validate(tmp_path: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
-         "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr

@@ -49,9 +49,10 @@ class BotRule:
 
 
 def _short_session(s: Signals, t: BotThresholds) -> Flags:
-    return (_num(s["session_duration_s"]) < t.min_session_s) & (
-        _num(s["page_views"]) >= t.short_session_min_page_views
+    crams_activity = (_num(s["page_views"]) >= t.short_session_min_page_views) | (
+        _num(s["distinct_interactions"]) >= t.short_session_min_interactions
     )
+    return (_num(s["session_duration_s"]) < t.min_session_s) & crams_activity
 
 
 def _click_rate(s: Signals, t: BotThresholds) -> Flags:
@@ -84,9 +85,10 @@ def _unnatural_pointer(s: Signals, t: BotThresholds) -> Flags:
 BOT_RULES: tuple[BotRule, ...] = (
     BotRule(
         "short_session",
-        ("session_duration_s", "page_views"),
+        ("session_duration_s", "page_views", "distinct_interactions"),
         _short_session,
-        "session_duration_s < min_session_s with page_views >= short_session_min_page_views",
+        "session_duration_s < min_session_s with page_views >= short_session_min_page_views "
+        "or distinct_interactions >= short_session_min_interactions",
     ),
     BotRule(
         "click_rate",

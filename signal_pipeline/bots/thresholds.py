@@ -12,11 +12,13 @@ class BotThresholds:
 
     Defaults are chosen from what a human can physically do, never fitted to one data set:
 
-    * ``short_session``: shorter than ``min_session_s`` **and** at least
-      ``short_session_min_page_views`` page views. A session shorter than 10 s is only suspicious
-      when it packs in pages no human could read: a one-page bounce also lasts 0-10 s, and the
-      contract keeps bounces (``session_features.is_bounce``). Three page views in under 10 s
-      means under 5 s on each of the first two pages. Set it to 1 for a plain duration rule.
+    * ``short_session``: shorter than ``min_session_s`` (the reference method's 10 s) **and**
+      more than a quiet bounce: at least ``short_session_min_page_views`` page views or at least
+      ``short_session_min_interactions`` distinct interactions. A one-page visit that leaves
+      within 10 s after at most one interaction is a human bounce and is kept (the contract keeps
+      bounces, ``session_features.is_bounce``, and the "rapid bouncer" segment needs them); a
+      session that crams several pages or interactions into under 10 s is a script. Set
+      ``short_session_min_page_views=1`` for the plain duration rule.
     * ``click_rate``: ``max_clicks_per_second`` (from ``session_metrics``) above the maximum;
       10/s is beyond any human (fast deliberate clicking tops out at about 6-8/s).
     * ``rapid_clicks``: at least ``rapid_click_min_pairs`` consecutive click pairs closer than
@@ -40,7 +42,8 @@ class BotThresholds:
     """
 
     min_session_s: float = 10.0
-    short_session_min_page_views: int = 3
+    short_session_min_page_views: int = 2
+    short_session_min_interactions: int = 2
     max_clicks_per_second: float = 10.0
     rapid_click_gap_s: float = 0.2
     rapid_click_min_pairs: int = 3
@@ -60,6 +63,7 @@ class BotThresholds:
             raise ValueError("anomaly_contamination must be in (0, 0.5]")
         for name in (
             "short_session_min_page_views",
+            "short_session_min_interactions",
             "rapid_click_min_pairs",
             "few_interactions_min_events",
             "pointer_min_events",

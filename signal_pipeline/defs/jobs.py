@@ -27,9 +27,15 @@ rebuild_features_job = dg.define_asset_job(
     description="Rebuild sessions, bot flags and session features from raw_events.",
 )
 
+daily_pipeline_job = dg.define_asset_job(
+    "daily_pipeline_job",
+    selection=dg.AssetSelection.all(),
+    description="Ingest, land the chosen day(s) and rebuild everything downstream.",
+)
+
 recluster_job = dg.define_asset_job(
     "recluster_job",
-    selection=dg.AssetSelection.assets(*RECLUSTER_ASSETS),
+    selection=dg.AssetSelection.assets(*RECLUSTER_ASSETS, "drift_statistics"),
     description="Fit a new cluster model on the validated sessions, re-assign and re-profile.",
 )
 
@@ -38,5 +44,11 @@ recluster_job = dg.define_asset_job(
 def job_defs() -> dg.Definitions:
     """The project's jobs."""
     return dg.Definitions(
-        jobs=[ingest_job, land_and_process_job, rebuild_features_job, recluster_job]
+        jobs=[
+            ingest_job,
+            land_and_process_job,
+            rebuild_features_job,
+            recluster_job,
+            daily_pipeline_job,
+        ]
     )

@@ -59,8 +59,10 @@ def daily_signals(
     long = wide.melt(id_vars=["day", "sessions"], value_vars=list(names), var_name="signal")
     long["day"] = pd.to_datetime(long["day"]).dt.date
     long["value"] = long["value"].astype("float64")
-    return long[["day", "signal", "value", "sessions"]].sort_values(["signal", "day"]).reset_index(
-        drop=True
+    return (
+        long[["day", "signal", "value", "sessions"]]
+        .sort_values(["signal", "day"])
+        .reset_index(drop=True)
     )
 
 

@@ -88,9 +88,9 @@ def _sniff(path: Path, head: bytes) -> tuple[str, str]:
     if not stripped:
         return "jsonl", "native"
     lines = [line for line in text.splitlines() if line.strip()][:_SNIFF_LINES]
-    if stripped.startswith("["):
+    if stripped.startswith("[") and _is_array_document(lines):
         return "json_array", _json_family(_first_array_records(stripped))
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):
         records = [r for r in (_loads(line) for line in lines) if isinstance(r, dict)]
         if len(records) == 1 and isinstance(records[0].get("batch"), list):
             return "json_array", _json_family(records[0]["batch"][:_SNIFF_LINES])
@@ -107,6 +107,21 @@ def _sniff(path: Path, head: bytes) -> tuple[str, str]:
     if "event_id" in header or "event_type" in header:
         return container, "native"
     return "jsonl", "native"  # unknown text: every line is judged (and quarantined) as JSON
+
+
+def _is_array_document(lines: list[str]) -> bool:
+    """A file starting with ``[`` is one array document (else JSON lines) when its first line is
+    not complete JSON on its own (a multi-line or larger-than-peek array), or when it is a single
+    line holding an array of objects."""
+    first = _loads(lines[0])
+    if first is None:
+        return True
+    return (
+        len(lines) == 1
+        and isinstance(first, list)
+        and bool(first)
+        and all(isinstance(item, dict) for item in first)
+    )
 
 
 def _loads(line: str) -> object:

@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-
-import duckdb
+from typing import Any
 
 from signal_pipeline.ingest.lines import LINES_TABLE
 
-JSON_TABLE = "_ingest_json"
 RAW_LINE_LIMIT_CHARS = 10_000  # raw_line of an oversize line keeps only its start
 
 
-def extract_json_fields(
-    con: duckdb.DuckDBPyConnection, json_paths: Sequence[str], max_line_bytes: int
-) -> None:
-    """Create ``_ingest_json(n, raw_line, parse_reason, parse_detail, f VARCHAR[])`` from lines.
+KeyPath = tuple[str, ...]
 
-    ``f[i]`` is the text of ``json_paths[i-1]`` (numbers and nested values as JSON text,
-    ``null`` as NULL). ``parse_reason`` is ``oversize_line``, ``invalid_utf8``, ``invalid_json``
+
+def json_structure(key_paths: Sequence[KeyPath]) -> str:
+    """The ``json_transform`` structure (every leaf ``VARCHAR``) holding ``key_paths``."""
+    tree: dict[str, Any] = {}
+    for path in key_paths:
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = "VARCHAR"
+    return json.dumps(tree)
+
+
+def extract_json_fields(
+    key_paths: Sequence[KeyPath], max_line_bytes: int
+) -> tuple[str, dict[str, object]]:
+    """SELECT (and its parameters) of ``n, raw_line, parse_reason, parse_detail, f STRUCT``
+    over ``_ingest_lines``: one JSON parse per line into a struct of text leaves.
+
+    Each leaf of ``f`` is the text at that key path (numbers and nested values as JSON text,
+    ``null`` as NULL; keys are case-sensitive). ``parse_reason`` is ``oversize_line``,
+    ``invalid_utf8``, ``invalid_json``
     or ``not_an_object`` for lines that cannot be events, else NULL.
     """
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {JSON_TABLE} AS
+    sql = f"""
         WITH extracted AS (
-            SELECT n, line, bad_utf8, octet_length(line) AS n_bytes,
-                   CASE WHEN octet_length(line) <= $max_bytes AND NOT bad_utf8
-                        THEN TRY(json_extract_string(line, $paths)) END AS f
+            SELECT n, line, bad_utf8, strlen(line) AS n_bytes,
+                   CASE WHEN strlen(line) <= $max_bytes AND NOT bad_utf8
+                        THEN TRY(json_transform(line, $structure)) END AS f
             FROM {LINES_TABLE}
         )
         SELECT n,
@@ -49,11 +62,16 @@ def extract_json_fields(
                END AS parse_detail,
                f
         FROM extracted
-        """,
-        {"max_bytes": max_line_bytes, "paths": list(json_paths), "raw_limit": RAW_LINE_LIMIT_CHARS},
-    )
+    """
+    params = {
+        "max_bytes": max_line_bytes,
+        "structure": json_structure(key_paths),
+        "raw_limit": RAW_LINE_LIMIT_CHARS,
+    }
+    return sql, params
 
 
-def field_refs(json_paths: Sequence[str]) -> dict[str, str]:
-    """Map each JSON path to its SQL reference ``nullif(f[i], '')`` in ``_ingest_json``."""
-    return {path: f"nullif(f[{i}], '')" for i, path in enumerate(json_paths, start=1)}
+def field_ref(path: KeyPath) -> str:
+    """SQL reference to the text at ``path`` (code constant) in :func:`extract_json_fields`."""
+    keys = ".".join('"' + key.replace('"', '""') + '"' for key in path)
+    return f"nullif(f.{keys}, '')"

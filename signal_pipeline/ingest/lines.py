@@ -56,8 +56,8 @@ def read_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def _read_lines_with_invalid_utf8(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    row = con.execute("SELECT content FROM read_blob(?)", [duckdb_path(path)]).fetchone()
-    data: bytes = row[0] if row else b""
+    rows = con.execute("SELECT content FROM read_blob(?)", [duckdb_path(path)]).fetchall()
+    data: bytes = rows[0][0] if rows else b""
     _bad_offsets.clear()
     text = data.decode("utf-8", errors=_ERROR_HANDLER)
     newline_offsets = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
@@ -72,13 +72,14 @@ def _read_lines_with_invalid_utf8(con: duckdb.DuckDBPyConnection, path: Path) ->
         [text],
     )
     if bad_lines:
-        con.execute(f"UPDATE {LINES_TABLE} SET bad_utf8 = true WHERE list_contains(?, n)", [bad_lines])
+        con.execute(
+            f"UPDATE {LINES_TABLE} SET bad_utf8 = true WHERE list_contains(?, n)", [bad_lines]
+        )
 
 
 def _tidy_lines(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
-        f"DELETE FROM {LINES_TABLE} WHERE line = '' "
-        f"AND n = (SELECT max(n) FROM {LINES_TABLE})"
+        f"DELETE FROM {LINES_TABLE} WHERE line = '' AND n = (SELECT max(n) FROM {LINES_TABLE})"
     )
     con.execute(
         f"""UPDATE {LINES_TABLE} SET line = rtrim(line, chr(13))
@@ -99,15 +100,15 @@ def read_json_array_elements(con: duckdb.DuckDBPyConnection, path: Path) -> None
     try:
         row = con.execute(
             "SELECT json_valid(content), content FROM read_text(?)", [duckdb_path(path)]
-        ).fetchone()
+        ).fetchall()[0]
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise
-        blob = con.execute("SELECT content FROM read_blob(?)", [duckdb_path(path)]).fetchone()
-        text = (blob[0] if blob else b"").decode("utf-8", errors="backslashreplace")
+        blob = con.execute("SELECT content FROM read_blob(?)", [duckdb_path(path)]).fetchall()
+        text = (blob[0][0] if blob else b"").decode("utf-8", errors="backslashreplace")
         _single_line(con, text, bad_utf8=True)
         return
-    valid, content = row if row else (False, "")
+    valid, content = row
     if not content or not content.strip():
         _single_line(con, "", bad_utf8=False)
         con.execute(f"DELETE FROM {LINES_TABLE}")

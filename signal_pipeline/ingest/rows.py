@@ -43,13 +43,15 @@ def read_rows(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {ROWS_TABLE} AS
-        WITH framed AS (SELECT rowid + 1 AS n, t.*, to_json(t)::VARCHAR AS _raw FROM {_READ_TABLE} t)
+        WITH framed AS (
+            SELECT rowid + 1 AS n, t.*, to_json(t)::VARCHAR AS _raw FROM {_READ_TABLE} t
+        )
         SELECT * EXCLUDE (_raw),
-               CASE WHEN octet_length(_raw) > $max_bytes THEN left(_raw, $raw_limit) ELSE _raw END
+               CASE WHEN strlen(_raw) > $max_bytes THEN left(_raw, $raw_limit) ELSE _raw END
                    AS raw_line,
-               CASE WHEN octet_length(_raw) > $max_bytes THEN 'oversize_line' END AS parse_reason,
-               CASE WHEN octet_length(_raw) > $max_bytes
-                    THEN printf('row is %d bytes as JSON, limit %d', octet_length(_raw), $max_bytes)
+               CASE WHEN strlen(_raw) > $max_bytes THEN 'oversize_line' END AS parse_reason,
+               CASE WHEN strlen(_raw) > $max_bytes
+                    THEN printf('row is %d bytes as JSON, limit %d', strlen(_raw), $max_bytes)
                END AS parse_detail
         FROM framed
         """,

@@ -17,7 +17,15 @@ EVENT_TYPES: tuple[str, ...] = (
     "other",
 )
 
-PAGE_TYPES: tuple[str, ...] = ("specs", "pricing", "comparison", "product", "home", "checkout", "other")
+PAGE_TYPES: tuple[str, ...] = (
+    "specs",
+    "pricing",
+    "comparison",
+    "product",
+    "home",
+    "checkout",
+    "other",
+)
 
 # staged_events, in contract order: (column, DuckDB type).
 STAGED_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (

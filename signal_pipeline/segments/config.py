@@ -22,7 +22,10 @@ Left out on purpose:
 
 Log-transformed (`sign(x)·log1p(|x|)`) before scaling: the durations and rates whose distribution
 is heavy-tailed on real traffic (dwell, total time, scroll velocity, hover densities, click
-frequency). Percentages and shares are bounded and left linear.
+frequency). Percentages and shares are bounded and left linear. Zero-inflated features
+(`pricing_hover_density_ms_per_min`: most sessions never hover on pricing) stay linear too:
+log1p turns "none vs some" into a gap wider than any behavioural difference, and a density
+method then splits every persona by it.
 """
 
 from __future__ import annotations
@@ -52,7 +55,6 @@ DEFAULT_LOG_TRANSFORM: tuple[str, ...] = (
     "total_session_time_s",
     "mean_scroll_velocity_pct_per_s",
     "hover_density_ms_per_min",
-    "pricing_hover_density_ms_per_min",
     "click_frequency_per_min",
 )
 

@@ -28,4 +28,6 @@ def register_model_params(con: duckdb.DuckDBPyConnection, params: ModelParams) -
     """
     values = asdict(params)
     columns = ", ".join(f"CAST(? AS DOUBLE) AS {name}" for name in values)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE model_params AS SELECT {columns}", list(values.values()))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE model_params AS SELECT {columns}", list(values.values())
+    )

@@ -1,7 +1,5 @@
 """Ingest: source files → ``staged_events`` + ``quarantined_events`` → daily ``raw_events``."""
 
-from __future__ import annotations
-
 import glob
 from datetime import date
 from pathlib import Path
@@ -10,9 +8,9 @@ import dagster as dg
 from pydantic import Field
 
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
-from signal_pipeline.schema import RAW_EVENT_COLUMNS_DDL
 from signal_pipeline.metadata import markdown_table, table_metadata
 from signal_pipeline.resources import EventSourceResource, WarehouseResource
+from signal_pipeline.schema import RAW_EVENT_COLUMNS_DDL
 from signal_pipeline.settings import partition_start
 
 
@@ -46,12 +44,18 @@ def input_directories(patterns: list[str]) -> list[Path]:
 def reconciliation_markdown(report: IngestReport) -> str:
     """Per-file reconciliation table: read = landed + duplicates + quarantined."""
     rows = [
-        [Path(f).name, c.get("lines_read", 0), c.get("landed", 0), c.get("duplicates", 0),
-         c.get("quarantined", 0)]
+        [
+            Path(f).name,
+            c.get("lines_read", 0),
+            c.get("landed", 0),
+            c.get("duplicates", 0),
+            c.get("quarantined", 0),
+        ]
         for f, c in sorted(report.by_file.items())
     ]
-    rows.append(["**all files**", report.lines_read, report.landed, report.duplicates,
-                 report.quarantined])
+    rows.append(
+        ["**all files**", report.lines_read, report.landed, report.duplicates, report.quarantined]
+    )
     return markdown_table(["file", "read", "landed", "duplicates", "quarantined"], rows)
 
 
@@ -112,7 +116,10 @@ def ingested_events(
     }
     context.log.info(
         "read %d lines: %d landed, %d duplicates, %d quarantined",
-        report.lines_read, report.landed, report.duplicates, report.quarantined,
+        report.lines_read,
+        report.landed,
+        report.duplicates,
+        report.quarantined,
     )
     yield dg.MaterializeResult(asset_key="staged_events", metadata={**staged_meta, **counts})
     yield dg.MaterializeResult(

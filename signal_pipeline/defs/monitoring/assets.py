@@ -1,7 +1,5 @@
 """Drift monitoring: daily key signals and their two-sided CUSUM against the model baseline."""
 
-from __future__ import annotations
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -14,8 +12,18 @@ from signal_pipeline.metadata import markdown_table, table_metadata
 from signal_pipeline.resources import WarehouseResource
 from signal_pipeline.segments.registry import latest_model
 
-DRIFT_COLUMNS = ["day", "signal", "value", "sessions", "baseline_mean", "baseline_std",
-                 "cusum_pos", "cusum_neg", "alarm", "model_version"]
+DRIFT_COLUMNS = [
+    "day",
+    "signal",
+    "value",
+    "sessions",
+    "baseline_mean",
+    "baseline_std",
+    "cusum_pos",
+    "cusum_neg",
+    "alarm",
+    "model_version",
+]
 
 
 class DriftConfig(dg.Config):
@@ -112,28 +120,43 @@ def drift_statistics(
         if rows.empty:
             continue
         alarms = rows[rows["alarm"]]
-        status.append({
-            "signal": signal,
-            "last_day": str(rows["day"].iloc[-1]),
-            "cusum_pos": float(rows["cusum_pos"].iloc[-1]),
-            "cusum_neg": float(rows["cusum_neg"].iloc[-1]),
-            "alarm": bool(rows["alarm"].iloc[-1]),
-            "first_alarm_day": str(alarms["day"].iloc[0]) if len(alarms) else None,
-        })
+        status.append(
+            {
+                "signal": signal,
+                "last_day": str(rows["day"].iloc[-1]),
+                "cusum_pos": float(rows["cusum_pos"].iloc[-1]),
+                "cusum_neg": float(rows["cusum_neg"].iloc[-1]),
+                "alarm": bool(rows["alarm"].iloc[-1]),
+                "first_alarm_day": str(alarms["day"].iloc[0]) if len(alarms) else None,
+            }
+        )
         metadata[f"chart_{signal}"] = dg.MetadataValue.md(cusum_chart(rows, signal, config.h))
     in_alarm = [s["signal"] for s in status if s["first_alarm_day"]]
-    metadata.update({
-        "model_version": dg.MetadataValue.int(version),
-        "baseline_window_start": dg.MetadataValue.text(str(first) if first else ""),
-        "h": dg.MetadataValue.float(config.h),
-        "k": dg.MetadataValue.float(config.k),
-        "signal_status": dg.MetadataValue.json(status),
-        "signals_in_alarm": dg.MetadataValue.json(in_alarm),
-        "status_table": dg.MetadataValue.md(markdown_table(
-            ["signal", "last day", "C+", "C−", "alarm now", "first alarm"],
-            [[s["signal"], s["last_day"], round(s["cusum_pos"], 2), round(s["cusum_neg"], 2),
-              s["alarm"], s["first_alarm_day"] or ""] for s in status],
-        )),
-    })
+    metadata.update(
+        {
+            "model_version": dg.MetadataValue.int(version),
+            "baseline_window_start": dg.MetadataValue.text(str(first) if first else ""),
+            "h": dg.MetadataValue.float(config.h),
+            "k": dg.MetadataValue.float(config.k),
+            "signal_status": dg.MetadataValue.json(status),
+            "signals_in_alarm": dg.MetadataValue.json(in_alarm),
+            "status_table": dg.MetadataValue.md(
+                markdown_table(
+                    ["signal", "last day", "C+", "C−", "alarm now", "first alarm"],
+                    [
+                        [
+                            s["signal"],
+                            s["last_day"],
+                            round(s["cusum_pos"], 2),
+                            round(s["cusum_neg"], 2),
+                            s["alarm"],
+                            s["first_alarm_day"] or "",
+                        ]
+                        for s in status
+                    ],
+                )
+            ),
+        }
+    )
     context.log.info("drift: %s", ", ".join(in_alarm) or "no alarm")
     return dg.MaterializeResult(metadata=metadata)

@@ -1,7 +1,5 @@
 """Bot detection: every session flagged with reasons; nothing is deleted."""
 
-from __future__ import annotations
-
 import dagster as dg
 from pydantic import Field
 
@@ -18,7 +16,11 @@ class BotDetectionConfig(dg.Config):
     )
     short_session_min_page_views: int = Field(
         default=BotThresholds.short_session_min_page_views,
-        description="short_session also needs this many page views (1 = plain duration rule).",
+        description="short_session: ...with this many page views (1 = plain duration rule)...",
+    )
+    short_session_min_interactions: int = Field(
+        default=BotThresholds.short_session_min_interactions,
+        description="short_session: ...or this many distinct interactions (quiet bounces kept).",
     )
     max_clicks_per_second: float = Field(
         default=BotThresholds.max_clicks_per_second,

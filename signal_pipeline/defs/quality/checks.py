@@ -1,7 +1,5 @@
 """Great Expectations 1.x suites as Dagster asset checks (not dagster-ge, which pins GX < 1)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import dagster as dg
@@ -109,6 +107,9 @@ def session_features_are_plausible(duckdb: WarehouseResource) -> dg.AssetCheckRe
 def quality_check_defs() -> dg.Definitions:
     """The Great Expectations asset checks."""
     return dg.Definitions(
-        asset_checks=[raw_events_meet_contract, no_bot_sessions_survive,
-                      session_features_are_plausible]
+        asset_checks=[
+            raw_events_meet_contract,
+            no_bot_sessions_survive,
+            session_features_are_plausible,
+        ]
     )

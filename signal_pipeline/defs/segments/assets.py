@@ -1,7 +1,5 @@
 """Segments: fit the cluster model, assign every validated session, profile the segments."""
 
-from __future__ import annotations
-
 import dataclasses
 import hashlib
 import json
@@ -30,8 +28,14 @@ from signal_pipeline.segments.config import DEFAULT_FEATURES, DEFAULT_LOG_TRANSF
 from signal_pipeline.segments.eps_tuning import KDistanceCurve
 from signal_pipeline.segments.registry import latest_model, register_model
 
-SEGMENT_COLUMNS = ["session_id", "segment_id", "segment_name", "cluster_version", "is_noise",
-                   "noise_reason"]
+SEGMENT_COLUMNS = [
+    "session_id",
+    "segment_id",
+    "segment_name",
+    "cluster_version",
+    "is_noise",
+    "noise_reason",
+]
 
 
 class ClusterModelConfig(dg.Config):
@@ -82,9 +86,7 @@ def read_features(
     """session_features (optionally the last ``window_days`` days), ordered by session_id."""
     last = con.execute("SELECT max(session_date) FROM session_features").fetchone()
     last_day = last[0] if last else None
-    first_day = (
-        last_day - timedelta(days=window_days - 1) if last_day and window_days else None
-    )
+    first_day = last_day - timedelta(days=window_days - 1) if last_day and window_days else None
     frame = con.execute(
         "SELECT * FROM session_features WHERE CAST(? AS DATE) IS NULL OR session_date >= ? "
         "ORDER BY session_id",
@@ -167,7 +169,11 @@ def cluster_model(
         noise = float(result.assignments["is_noise"].mean()) if len(result.assignments) else 0.0
         con.execute("BEGIN TRANSACTION")
         register_model(
-            con, model, fingerprint=print_, artifact_path=path, noise_share=noise,
+            con,
+            model,
+            fingerprint=print_,
+            artifact_path=path,
+            noise_share=noise,
             membership_churn=churn,
         )
         con.execute("COMMIT")
@@ -283,8 +289,16 @@ def segment_profiles(duckdb: WarehouseResource) -> dg.MaterializeResult:
         metadata = table_metadata(con, "segment_profiles")
     metadata["segment_table"] = dg.MetadataValue.md(
         markdown_table(
-            ["pattern", "sessions", "share %", "avg dwell s", "scroll depth %", "CTA CTR %",
-             "conversion vs avg", "action"],
+            [
+                "pattern",
+                "sessions",
+                "share %",
+                "avg dwell s",
+                "scroll depth %",
+                "CTA CTR %",
+                "conversion vs avg",
+                "action",
+            ],
             table,
         )
     )

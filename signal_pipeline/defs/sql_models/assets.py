@@ -1,7 +1,5 @@
 """One Dagster asset per SQL file in ``dbt_like_sql/``; dependencies parsed from the SQL."""
 
-from __future__ import annotations
-
 import dagster as dg
 from pydantic import Field
 
@@ -78,7 +76,9 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         with duckdb.get_connection() as con:
             rows = build_model(con, model, config.to_params())
-            columns = [d[0] for d in con.execute(f'SELECT * FROM "{model.name}" LIMIT 0').description]
+            columns = [
+                d[0] for d in con.execute(f'SELECT * FROM "{model.name}" LIMIT 0').description
+            ]
             lineage = column_lineage(model, columns, _upstream_schema(con, model.upstream))
             metadata = table_metadata(con, model.name, lineage=lineage)
         context.log.info("built %s: %d rows", model.name, rows)

@@ -1,0 +1,63 @@
+"""Append one file's lines, parsed and judged, to the internal ``_ingest_classified`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import duckdb
+
+from signal_pipeline.ingest.formats import SourceFile
+from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE, classify_params, classify_sql
+from signal_pipeline.ingest.schema import CANONICAL_FIELDS, PARSED_COLUMNS
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """The per-line limits every parser applies: line size and the accepted time window."""
+
+    max_line_bytes: int
+    future_limit: datetime  # naive UTC
+    earliest: date
+
+
+def create_classified_table(con: duckdb.DuckDBPyConnection, limits: ParseLimits) -> None:
+    """(Re)create the empty ``_ingest_classified`` temp table."""
+    empty = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in PARSED_COLUMNS)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CLASSIFIED_TABLE} AS "
+        f"{classify_sql(f'SELECT {empty} WHERE false')}",
+        classify_params(future_limit=limits.future_limit, earliest=limits.earliest),
+    )
+
+
+def append_parsed(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    from_sql: str,
+    field_sql: Mapping[str, str],
+    limits: ParseLimits,
+    from_params: Mapping[str, object] | None = None,
+) -> None:
+    """Insert one judged row per row of ``from_sql`` (a table name or a SELECT built in code,
+    with columns ``n, raw_line, parse_reason, parse_detail`` and its bound ``from_params``);
+    ``field_sql`` gives the SQL (built in code) of each canonical field, a missing field is NULL.
+    The file, format and bounds are bound parameters.
+    """
+    unknown = set(field_sql) - set(CANONICAL_FIELDS)
+    if unknown:
+        raise ValueError(f"not canonical fields: {sorted(unknown)}")
+    fields = ", ".join(
+        f"CAST({field_sql.get(name, 'NULL')} AS VARCHAR) AS {name}" for name in CANONICAL_FIELDS
+    )
+    base = f"""
+        SELECT $source_file::VARCHAR AS source_file, n::BIGINT AS source_line,
+               $source_format::VARCHAR AS source_format, raw_line, parse_reason, parse_detail,
+               {fields}
+        FROM ({from_sql})
+    """
+    params = classify_params(future_limit=limits.future_limit, earliest=limits.earliest)
+    params |= {"source_file": str(source.path), "source_format": source.family}
+    params |= dict(from_params or {})
+    con.execute(f"INSERT INTO {CLASSIFIED_TABLE} BY NAME {classify_sql(base)}", params)

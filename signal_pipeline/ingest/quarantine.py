@@ -1,0 +1,122 @@
+"""Judge every parsed line: the one quarantine reason it gets (first failing check), or none.
+
+Checks in order: the parse reasons (``oversize_line``, ``invalid_utf8``, ``invalid_json``,
+``not_an_object``), then ``missing_event_id``, ``missing_identity``, ``unparseable_timestamp``,
+``timestamp_in_future``, ``timestamp_before_start``, ``unknown_event_type``,
+``value_out_of_range``. ``conflicting_duplicate`` is decided later, among valid lines
+(:mod:`signal_pipeline.ingest.staging`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from signal_pipeline.ingest.schema import EVENT_TYPES
+from signal_pipeline.ingest.timestamps import parse_timestamp_sql
+
+REASONS: tuple[str, ...] = (
+    "invalid_json",
+    "not_an_object",
+    "missing_event_id",
+    "missing_identity",
+    "unparseable_timestamp",
+    "timestamp_in_future",
+    "timestamp_before_start",
+    "unknown_event_type",
+    "value_out_of_range",
+    "oversize_line",
+    "invalid_utf8",
+    "conflicting_duplicate",
+)
+
+CLASSIFIED_TABLE = "_ingest_classified"
+
+# (field, lower bound, upper bound); None = unbounded.
+VALUE_RANGES: tuple[tuple[str, float | None, float | None], ...] = (
+    ("hover_ms", 0.0, None),
+    ("scroll_depth_pct", 0.0, 100.0),
+    ("x", 0.0, 1.0),
+    ("y", 0.0, 1.0),
+    ("revenue", 0.0, None),
+)
+
+
+def _range_problem_sql(field: str, low: float | None, high: float | None) -> str:
+    number = f"{field}_num"
+    checks = []
+    if low is not None:
+        checks.append(f"{number} < {low!r}")
+    if high is not None:
+        checks.append(f"{number} > {high!r}")
+    if low is not None and high is not None:
+        allowed = f"{low:g}–{high:g}"
+    else:
+        allowed = f">= {low:g}" if low is not None else f"<= {high:g}"
+    return f"""CASE
+        WHEN {field} IS NOT NULL AND ({number} IS NULL OR NOT isfinite({number}))
+            THEN '{field}=' || {field} || ' is not a finite number'
+        WHEN {" OR ".join(checks)} THEN '{field}=' || {field} || ' outside {allowed}'
+    END"""
+
+
+def classify_sql(base_sql: str) -> str:
+    """SELECT judging every row of ``base_sql`` (parsed columns): typed values, ``reason``,
+    ``detail``. Needs the parameters of :func:`classify_params`.
+    """
+    numbers = ", ".join(
+        f"TRY_CAST(trim({field}) AS DOUBLE) AS {field}_num" for field, _, _ in VALUE_RANGES
+    )
+    range_problem = "coalesce(" + ", ".join(_range_problem_sql(*r) for r in VALUE_RANGES) + ")"
+    return f"""
+        WITH typed AS (
+            SELECT *,
+                   {parse_timestamp_sql("ts")} AS ts_utc,
+                   lower(trim(event_type)) AS event_type_norm,
+                   nullif(trim(event_id), '') IS NULL AS no_event_id,
+                   nullif(trim(anonymous_id), '') IS NULL AND nullif(trim(user_id), '') IS NULL
+                       AS no_identity,
+                   {numbers}
+            FROM ({base_sql})
+        ),
+        judged AS (
+            SELECT *,
+                   CASE WHEN parse_reason IS NULL AND NOT no_event_id AND NOT no_identity
+                        AND ts_utc IS NOT NULL AND ts_utc <= $future_limit
+                        AND ts_utc >= $earliest AND list_contains($event_types, event_type_norm)
+                        THEN {range_problem} END AS range_problem
+            FROM typed
+        )
+        SELECT * EXCLUDE (no_event_id, no_identity, range_problem, parse_reason, parse_detail),
+            CASE
+                WHEN parse_reason IS NOT NULL THEN parse_reason
+                WHEN no_event_id THEN 'missing_event_id'
+                WHEN no_identity THEN 'missing_identity'
+                WHEN ts_utc IS NULL THEN 'unparseable_timestamp'
+                WHEN ts_utc > $future_limit THEN 'timestamp_in_future'
+                WHEN ts_utc < $earliest THEN 'timestamp_before_start'
+                WHEN NOT coalesce(list_contains($event_types, event_type_norm), false)
+                    THEN 'unknown_event_type'
+                WHEN range_problem IS NOT NULL THEN 'value_out_of_range'
+            END AS reason,
+            CASE
+                WHEN parse_reason IS NOT NULL THEN parse_detail
+                WHEN no_event_id THEN 'event_id missing or empty'
+                WHEN no_identity THEN 'neither anonymous_id nor user_id is set'
+                WHEN ts_utc IS NULL THEN 'ts=' || coalesce(ts, '(missing)') || ' is not a timestamp'
+                WHEN ts_utc > $future_limit
+                    THEN 'ts=' || ts || ' is after '
+                         || strftime($future_limit, '%Y-%m-%dT%H:%M:%SZ')
+                WHEN ts_utc < $earliest
+                    THEN 'ts=' || ts || ' is before ' || strftime($earliest, '%Y-%m-%d')
+                WHEN NOT coalesce(list_contains($event_types, event_type_norm), false)
+                    THEN 'event_type=' || coalesce(event_type, '(missing)') || ' is not one of '
+                         || array_to_string($event_types, ', ')
+                WHEN range_problem IS NOT NULL THEN range_problem
+            END AS detail
+        FROM judged
+    """
+
+
+def classify_params(*, future_limit: datetime, earliest: date) -> dict[str, object]:
+    """Parameters of :func:`classify_sql`; the bounds are naive UTC."""
+    return {"future_limit": future_limit, "earliest": earliest, "event_types": list(EVENT_TYPES)}

@@ -1,0 +1,220 @@
+"""``ingest_files``: parse, validate and de-duplicate source files into ``staged_events`` and
+``quarantined_events`` (see docs/data_contract.md), set-based in DuckDB.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from signal_pipeline import db
+from signal_pipeline.ingest.formats import SourceFile, detect_format, duckdb_path, expand_paths
+from signal_pipeline.ingest.native import load_native
+from signal_pipeline.ingest.parsed import ParseLimits, create_classified_table
+from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE, REASONS
+from signal_pipeline.ingest.report import IngestReport
+from signal_pipeline.ingest.schema import (
+    QUARANTINED_EVENT_COLUMNS,
+    STAGED_EVENT_COLUMNS,
+    column_ddl,
+)
+from signal_pipeline.ingest.segment import load_segment
+from signal_pipeline.ingest.settings import IngestSettings
+from signal_pipeline.ingest.snowplow import load_snowplow
+from signal_pipeline.ingest.staging import (
+    DUPLICATES_TABLE,
+    build_events,
+    quarantined_events_sql,
+    staged_events_sql,
+)
+
+STAGED_TABLE = "staged_events"
+QUARANTINED_TABLE = "quarantined_events"
+
+Loader = Callable[[duckdb.DuckDBPyConnection, SourceFile, ParseLimits], None]
+LOADERS: dict[str, Loader] = {
+    "native": load_native,
+    "snowplow": load_snowplow,
+    "segment": load_segment,
+}
+_TEMP_VIEWS = ("_ingest_events",)
+_TEMP_TABLES = (
+    "_ingest_lines",
+    "_ingest_rows",
+    CLASSIFIED_TABLE,
+    "_ingest_page_types",
+    DUPLICATES_TABLE,
+)
+
+
+def ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[str | Path],
+    settings: IngestSettings = IngestSettings(),  # noqa: B008 (frozen, immutable default)
+) -> IngestReport:
+    """Ingest ``paths`` (files, directories, globs) and (re)write ``staged_events`` and
+    ``quarantined_events`` on ``con`` in one transaction; return the reconciliation report.
+
+    Files are read by a connection restricted to their directories: ``con`` itself when it is
+    already restricted to cover them (no copy), else a private restricted connection whose
+    results are handed to ``con`` as Arrow. Raises ``FileNotFoundError`` for a path that matches
+    nothing and ``PermissionError`` when ``con`` is restricted to other directories.
+    """
+    files = expand_paths(paths)
+    sources = [detect_format(path, settings.format) for path in files]
+    now = settings.now or datetime.now(UTC)
+    if now.tzinfo is not None:
+        now = now.astimezone(UTC).replace(tzinfo=None)
+    with _reading_connection(con, files) as reader:
+        limits = ParseLimits(
+            max_line_bytes=settings.max_line_bytes,
+            future_limit=now + settings.future_tolerance,
+            earliest=settings.earliest,
+        )
+        create_classified_table(reader, limits)
+        resolved = []
+        for source in sources:
+            if source.container == "parquet" and settings.format == "auto":
+                source = _parquet_family(reader, source)
+            LOADERS[source.family](reader, source, limits)
+            resolved.append(source)
+        build_events(reader, settings.page_type_rules)
+        lines_by_file = dict(
+            reader.execute(
+                f"SELECT source_file, count(*) FROM {CLASSIFIED_TABLE} GROUP BY ALL"
+            ).fetchall()
+        )
+        duplicates_by_file = dict(
+            reader.execute(
+                f"SELECT source_file, count(*) FROM {DUPLICATES_TABLE} "
+                "WHERE outcome = 'duplicate' GROUP BY ALL"
+            ).fetchall()
+        )
+        _write_tables(con, reader)
+        for view in _TEMP_VIEWS:
+            reader.execute(f"DROP VIEW IF EXISTS temp.{view}")
+        for table in _TEMP_TABLES:
+            reader.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    return _report(con, resolved, lines_by_file, duplicates_by_file)
+
+
+@contextmanager
+def _reading_connection(
+    con: duckdb.DuckDBPyConnection, files: list[Path]
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    directories = sorted({str(path.parent) for path in files})
+    external = con.execute("SELECT current_setting('enable_external_access')").fetchall()
+    if not external[0][0]:
+        allowed_rows = con.execute("SELECT current_setting('allowed_directories')").fetchall()
+        allowed = [str(d).rstrip("/") + "/" for d in allowed_rows[0][0] or []]
+        outside = [d for d in directories if not any((d + "/").startswith(a) for a in allowed)]
+        if outside:
+            raise PermissionError(
+                f"the connection may only read below {allowed}; inputs are in {outside}"
+            )
+        yield con
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="signal_pipeline_ingest_"))
+    reader = db.connect(workdir / "reader.duckdb", allowed_directories=directories or [workdir])
+    try:
+        yield reader
+    finally:
+        reader.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _parquet_family(con: duckdb.DuckDBPyConnection, source: SourceFile) -> SourceFile:
+    rows = con.execute(
+        "SELECT lower(column_name) FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+        [duckdb_path(source.path)],
+    ).fetchall()
+    columns = {name for (name,) in rows}
+    snowplow = "collector_tstamp" in columns or {"event_id", "domain_userid"} <= columns
+    family = "snowplow" if snowplow else "native"
+    return SourceFile(path=source.path, family=family, container=source.container)
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, reader: duckdb.DuckDBPyConnection) -> None:
+    """Replace both output tables on ``con`` in one transaction."""
+    staged_ddl = column_ddl(STAGED_EVENT_COLUMNS)
+    quarantined_ddl = column_ddl(QUARANTINED_EVENT_COLUMNS)
+    if reader is con:
+        sources = {STAGED_TABLE: staged_events_sql(), QUARANTINED_TABLE: quarantined_events_sql()}
+    else:
+        staged = reader.sql(staged_events_sql()).to_arrow_table()
+        quarantined = reader.sql(quarantined_events_sql()).to_arrow_table()
+        con.register("_ingest_staged_arrow", staged)
+        con.register("_ingest_quarantined_arrow", quarantined)
+        sources = {
+            STAGED_TABLE: "SELECT * FROM _ingest_staged_arrow",
+            QUARANTINED_TABLE: "SELECT * FROM _ingest_quarantined_arrow",
+        }
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {STAGED_TABLE} ({staged_ddl})")
+            con.execute(f"INSERT INTO {STAGED_TABLE} {sources[STAGED_TABLE]}")
+            con.execute(f"CREATE OR REPLACE TABLE {QUARANTINED_TABLE} ({quarantined_ddl})")
+            con.execute(f"INSERT INTO {QUARANTINED_TABLE} {sources[QUARANTINED_TABLE]}")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    finally:
+        if reader is not con:
+            con.unregister("_ingest_staged_arrow")
+            con.unregister("_ingest_quarantined_arrow")
+
+
+def _report(
+    con: duckdb.DuckDBPyConnection,
+    sources: list[SourceFile],
+    lines_by_file: dict[str, int],
+    duplicates_by_file: dict[str, int],
+) -> IngestReport:
+    """Count outcomes from the written tables, so the reconciliation is a real check."""
+    landed_by_file = dict(
+        con.execute(f"SELECT source_file, count(*) FROM {STAGED_TABLE} GROUP BY ALL").fetchall()
+    )
+    quarantined_rows = con.execute(
+        f"SELECT source_file, reason, count(*) FROM {QUARANTINED_TABLE} GROUP BY ALL"
+    ).fetchall()
+    quarantined_by_file: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    for file, reason, count in quarantined_rows:
+        quarantined_by_file[file] = quarantined_by_file.get(file, 0) + count
+        by_reason[reason] = by_reason.get(reason, 0) + count
+    unknown = set(by_reason) - set(REASONS)
+    if unknown:
+        raise AssertionError(f"quarantine reasons outside the contract: {sorted(unknown)}")
+    by_file = {}
+    for source in sources:
+        key = str(source.path)
+        by_file[key] = {
+            "lines_read": lines_by_file.get(key, 0),
+            "landed": landed_by_file.get(key, 0),
+            "duplicates": duplicates_by_file.get(key, 0),
+            "quarantined": quarantined_by_file.get(key, 0),
+        }
+    span = con.execute(f"SELECT min(ts), max(ts) FROM {STAGED_TABLE}").fetchall()[0]
+    dates = con.execute(
+        f"SELECT DISTINCT event_date FROM {STAGED_TABLE} ORDER BY event_date"
+    ).fetchall()
+    return IngestReport(
+        lines_read=sum(c["lines_read"] for c in by_file.values()),
+        landed=sum(c["landed"] for c in by_file.values()),
+        duplicates=sum(c["duplicates"] for c in by_file.values()),
+        quarantined=sum(c["quarantined"] for c in by_file.values()),
+        quarantined_by_reason=dict(sorted(by_reason.items())),
+        by_file=by_file,
+        formats={str(s.path): s.label for s in sources},
+        min_ts=span[0],
+        max_ts=span[1],
+        event_dates=[d for (d,) in dates],
+    )
