@@ -27,7 +27,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/signal-pipeline simulate $(DEMO_DIR) --sessions $(DEMO_SESSIONS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --bad 20 --dupes 20
-	$(BIN)/signal-pipeline run --events $(DEMO_DIR)/events.jsonl --db $(DEMO_DB)
+	$(BIN)/signal-pipeline run --events $(DEMO_DIR)/events.jsonl --db $(DEMO_DB) --labels $(DEMO_DIR)/labels.csv
 	$(BIN)/signal-pipeline show segments --db $(DEMO_DB)
 
 lint: $(STAMP)

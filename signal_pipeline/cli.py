@@ -91,6 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Ingest event files and materialize every asset into the database."""
     from signal_pipeline.pipeline import run_pipeline
 
+    if args.labels and not Path(args.labels).is_file():
+        raise CliError(f"labels file not found: {args.labels}")
     for path in args.events:
         if not any(ch in path for ch in "*?[") and not Path(path).exists():
             raise CliError(f"event file not found: {path}")
@@ -100,6 +102,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         Path(args.db),
         Path(args.artifacts) if args.artifacts else None,
         progress=say,
+        log_level="DEBUG" if args.verbose else "INFO" if args.log else "WARNING",
+        labels=Path(args.labels) if args.labels else None,
     )
     lines = [f"materialized every asset into {summary.database}"]
     lines += [f"  {table:<20} {rows:>10,} rows" for table, rows in summary.table_rows.items()]
@@ -158,6 +162,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the self-contained HTML segment report."""
+    from signal_pipeline.report import write_report
+
+    database = _existing_db(args.db)
+    with db.open_db(database, read_only=True) as con:
+        summary = write_report(con, Path(args.out), database)
+    _emit(
+        args,
+        {"out": str(summary.path), "segments": summary.segments, "charts": summary.charts},
+        f"wrote {summary.path} ({summary.segments} segments, {summary.charts} charts)",
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (every subcommand has --help)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -188,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--events", nargs="+", required=True, help="event files, folders or globs")
     run.add_argument("--db", default=DEFAULT_DB, help="DuckDB file (created if missing)")
     run.add_argument("--artifacts", default=None, help="model folder (default: beside --db)")
+    run.add_argument(
+        "--labels",
+        default=None,
+        help="ground-truth labels.csv (from `simulate`): report bot and segment quality",
+    )
+    run.add_argument("--log", action="store_true", help="show Dagster's step log (INFO)")
+    run.add_argument("--verbose", action="store_true", help="show Dagster's DEBUG log")
     run.set_defaults(func=cmd_run)
 
     show = sub.add_parser("show", parents=[common], help="print a table")
@@ -201,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--db", default=DEFAULT_DB, help="DuckDB file")
     export.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     export.set_defaults(func=cmd_export)
+    report = sub.add_parser("report", parents=[common], help="write the HTML segment report")
+    report.add_argument("--db", default=DEFAULT_DB, help="DuckDB file")
+    report.add_argument("--out", default="report.html", help="output HTML file")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -60,10 +60,11 @@ def table_metadata(
     count_row = con.execute(f"SELECT count(*) FROM {name}{clause}", list(params)).fetchone()
     preview = con.execute(f"SELECT * FROM {name}{clause} LIMIT {PREVIEW_ROWS}", list(params))
     columns = [d[0] for d in preview.description]
+    preview_rows = preview.fetchall()  # before the next query on `con` discards the result
     metadata: dict[str, Any] = {
         "dagster/row_count": dg.MetadataValue.int(int(count_row[0]) if count_row else 0),
         "dagster/column_schema": table_schema(con, table),
-        "preview": dg.MetadataValue.md(markdown_table(columns, preview.fetchall())),
+        "preview": dg.MetadataValue.md(markdown_table(columns, preview_rows)),
         "dagster/table_name": dg.MetadataValue.text(table),
     }
     if lineage:

@@ -28,6 +28,9 @@ class PipelineRunSummary:
     table_rows: dict[str, int] = field(default_factory=dict)
 
 
+#: Assets that accept a ``labels_path`` to report quality against ground truth.
+LABELLED_ASSETS = ("session_bot_flags", "cluster_model", "segment_profiles")
+
 SUMMARY_TABLES = (
     "staged_events",
     "quarantined_events",
@@ -64,9 +67,16 @@ def _execute(
     job_name: str,
     instance: dg.DagsterInstance,
     tags: dict[str, str] | None = None,
+    log_level: str = "WARNING",
+    op_config: dict[str, dict] | None = None,
 ) -> str:
     job = definitions.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, tags=tags or {}, raise_on_error=False)
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if op_config:
+        run_config["ops"] = {op: {"config": cfg} for op, cfg in op_config.items()}
+    result = job.execute_in_process(
+        run_config=run_config, instance=instance, tags=tags or {}, raise_on_error=False
+    )
     if not result.success:
         failures = [
             f"{event.step_key}: {event.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
@@ -92,8 +102,15 @@ def run_pipeline(
     database: Path,
     artifacts: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    log_level: str = "WARNING",
+    labels: Path | None = None,
 ) -> PipelineRunSummary:
-    """Ingest ``events`` into ``database`` and materialize every asset downstream of them."""
+    """Ingest ``events`` into ``database`` and materialize every asset downstream of them.
+
+    Dagster's own console log is shown from ``log_level`` up (``INFO`` or ``DEBUG`` to see
+    every step). With ``labels`` (a simulator labels.csv: session_id, persona, is_bot, bot_kind)
+    the bot flags, cluster model and profiles also report their quality against ground truth.
+    """
     database = database.expanduser().resolve()
     artifacts = (artifacts or database.parent / "models").expanduser().resolve()
     say = progress or (lambda _msg: None)
@@ -101,7 +118,7 @@ def run_pipeline(
     instance = _instance()
     summary = PipelineRunSummary(database=database)
     say("ingesting event files")
-    summary.run_ids.append(_execute(definitions, "ingest_job", instance))
+    summary.run_ids.append(_execute(definitions, "ingest_job", instance, log_level=log_level))
     days = event_day_range(database)
     if days is None:
         # No events: land an empty partition so every downstream table exists (empty).
@@ -113,7 +130,21 @@ def run_pipeline(
         "dagster/asset_partition_range_start": days[0],
         "dagster/asset_partition_range_end": days[1],
     }
-    summary.run_ids.append(_execute(definitions, "land_and_process_job", instance, tags))
+    labelled = (
+        {asset: {"labels_path": str(labels.expanduser().resolve())} for asset in LABELLED_ASSETS}
+        if labels
+        else None
+    )
+    summary.run_ids.append(
+        _execute(
+            definitions,
+            "land_and_process_job",
+            instance,
+            tags,
+            log_level=log_level,
+            op_config=labelled,
+        )
+    )
     with db.open_db(database, read_only=True) as con:
         for table in SUMMARY_TABLES:
             if db.table_exists(con, table):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from signal_pipeline.drift.cusum import average_run_length, tabular_cusum
+from signal_pipeline.drift.cusum import average_run_length, estimated_change_index, tabular_cusum
 
 
 def test_values_computed_by_hand():
@@ -96,3 +96,17 @@ def test_invalid_parameters_are_rejected():
         tabular_cusum([1.0], mean=0, std=1, h=0)
     with pytest.raises(ValueError):
         average_run_length(n_runs=0)
+
+
+def test_change_point_is_the_start_of_the_step() -> None:
+    # Before the step at index 4 the upper sum is slightly positive (0.3, 0.7) by chance:
+    # Page's estimate (after the last zero) says 2; the likelihood refinement finds 4.
+    result = tabular_cusum([0, 0, 0.8, 0.9, 15, 14, 16], mean=0, std=1)
+    assert result.first_alarm == 4
+    assert estimated_change_index(result, 4) == 4
+    # A downward drift: the lower sum's last zero is at index 1.
+    down = tabular_cusum([0, 0, -4, -4, -4], mean=0, std=1)
+    assert down.first_alarm == 3
+    assert estimated_change_index(down, 3) == 2
+    with pytest.raises(ValueError):
+        estimated_change_index(down, 0)

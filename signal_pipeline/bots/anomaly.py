@@ -73,6 +73,7 @@ def anomaly_scores(
     if n_rows < 2 or features.shape[1] == 0:
         return np.full(n_rows, NEUTRAL_SCORE), np.zeros(n_rows, dtype=bool)
     model = anomaly_model(thresholds).fit(features)
-    scores = -model.score_samples(features)
-    outliers = model.predict(features) == -1
-    return scores.astype(float), outliers
+    raw_scores = model.score_samples(features)
+    # IsolationForest.predict's rule (decision_function < 0) without scoring every row twice.
+    outliers = raw_scores < model.offset_
+    return (-raw_scores).astype(float), outliers

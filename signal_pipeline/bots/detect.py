@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from signal_pipeline.bots.anomaly import anomaly_scores
-from signal_pipeline.bots.session_rules import ANOMALY_RULE_NAME, reasons_from_flags, rule_flags
+from signal_pipeline.bots.session_rules import ANOMALY_RULE_NAME, rule_flags
 from signal_pipeline.bots.signals import session_signals
 from signal_pipeline.bots.thresholds import BotThresholds
 
@@ -26,16 +27,30 @@ def bot_flags_from_signals(signals: pd.DataFrame, thresholds: BotThresholds) -> 
     scores, outliers = anomaly_scores(signals, thresholds)
     if thresholds.anomaly_rule:
         flags[ANOMALY_RULE_NAME] = outliers
-    reasons = reasons_from_flags(flags)
+    matrix = flags.to_numpy(dtype=bool).reshape(len(signals), len(flags.columns))
     return pd.DataFrame(
         {
             "session_id": signals["session_id"].to_numpy(),
-            "is_bot": [bool(r) for r in reasons],
-            "bot_reasons": pd.Series(reasons, dtype=BOT_REASONS_DTYPE),
+            "is_bot": matrix.any(axis=1),
+            "bot_reasons": reason_lists(matrix, list(flags.columns)),
             "anomaly_score": scores,
         },
         columns=list(BOT_FLAG_COLUMNS),
     )
+
+
+def reason_lists(matrix: np.ndarray, names: list[str]) -> pd.Series:
+    """Per row of the boolean ``matrix`` (rows × rules), the ``names`` of its true columns.
+
+    Built as one Arrow ``list<string>`` array from offsets (no Python list per session), in
+    column order, so 200k sessions cost milliseconds; same result as ``reasons_from_flags``.
+    """
+    rows, columns = np.nonzero(matrix)  # row-major: each row's reasons in column order
+    offsets = np.zeros(matrix.shape[0] + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=matrix.shape[0]), out=offsets[1:])
+    values = pa.array(np.asarray(names, dtype=object)[columns].tolist(), type=pa.string())
+    lists = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values)
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists), dtype=BOT_REASONS_DTYPE)
 
 
 def flag_bot_sessions(con: duckdb.DuckDBPyConnection, thresholds: BotThresholds) -> pd.DataFrame:

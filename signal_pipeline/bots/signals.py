@@ -1,6 +1,8 @@
 """Per-session bot signals: ``session_metrics`` plus click timing, activity and pointer stats.
 
-Everything is computed in DuckDB. The only threshold needed at this stage, the rapid-click gap,
+Everything is computed in DuckDB in one ``GROUP BY session_id`` pass over ``sessionized_events``
+(ordered per-session lists of click and pointer timestamps give the gaps; no window function, so
+events are not sorted globally). The only threshold needed at this stage, the rapid-click gap,
 is a bound parameter; the rules in :mod:`signal_pipeline.bots.session_rules` apply the others.
 """
 
@@ -9,43 +11,62 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from signal_pipeline.bots.pointer_paths import POINTER_STATS_SQL
+from signal_pipeline.bots.pointer_paths import POINTER_AGGREGATES_SQL, POINTER_INTERVAL_CV_SQL
 from signal_pipeline.bots.thresholds import BotThresholds
 
+
+def _consecutive_gaps_s(list_column: str) -> str:
+    """SQL: consecutive differences (s) of the ordered epoch-µs list ``list_column``."""
+    return (
+        f"list_transform(range(1, len({list_column})), "
+        f"lambda i: ({list_column}[i + 1] - {list_column}[i]) / 1e6)"
+    )
+
+
 SESSION_SIGNALS_SQL = f"""
-WITH click_gaps AS (
+WITH per_session AS (
     SELECT
         session_id,
-        (epoch_us(ts) - epoch_us(lag(ts) OVER (PARTITION BY session_id ORDER BY ts, event_seq)))
-            / 1e6 AS gap_s
-    FROM sessionized_events
-    WHERE event_type IN ('click', 'cta_click')
-),
-click_stats AS (
-    SELECT session_id, count(*) FILTER (WHERE gap_s < $rapid_click_gap_s) AS rapid_click_pairs
-    FROM click_gaps
-    GROUP BY session_id
-),
-activity AS (
-    SELECT
-        session_id,
-        count(*) FILTER (WHERE event_type NOT IN ('page_ping', 'scroll')) AS active_events
+        count(*) FILTER (WHERE event_type NOT IN ('page_ping', 'scroll')) AS active_events,
+        list(epoch_us(ts) ORDER BY ts, event_seq)
+            FILTER (WHERE event_type IN ('click', 'cta_click')) AS click_us,
+{POINTER_AGGREGATES_SQL}
     FROM sessionized_events
     GROUP BY session_id
 ),
-pointer_stats AS ({POINTER_STATS_SQL})
+intervals AS (
+    SELECT
+        session_id,
+        active_events,
+        pointer_events,
+        pointer_x_var,
+        pointer_y_var,
+        {_consecutive_gaps_s("click_us")} AS click_gaps_s,
+        {_consecutive_gaps_s("pointer_us")} AS pointer_intervals_s
+    FROM per_session
+),
+signals AS (
+    SELECT
+        session_id,
+        coalesce(len(list_filter(click_gaps_s, lambda g: g < $rapid_click_gap_s)), 0)
+            AS rapid_click_pairs,
+        active_events,
+        pointer_events,
+        pointer_x_var,
+        pointer_y_var,
+{POINTER_INTERVAL_CV_SQL}
+    FROM intervals
+)
 SELECT
     m.*,
-    coalesce(c.rapid_click_pairs, 0) AS rapid_click_pairs,
-    coalesce(a.active_events, 0) AS active_events,
-    coalesce(p.pointer_events, 0) AS pointer_events,
-    p.pointer_x_var,
-    p.pointer_y_var,
-    p.pointer_interval_cv
+    coalesce(s.rapid_click_pairs, 0) AS rapid_click_pairs,
+    coalesce(s.active_events, 0) AS active_events,
+    coalesce(s.pointer_events, 0) AS pointer_events,
+    s.pointer_x_var,
+    s.pointer_y_var,
+    s.pointer_interval_cv
 FROM session_metrics AS m
-LEFT JOIN click_stats AS c USING (session_id)
-LEFT JOIN activity AS a USING (session_id)
-LEFT JOIN pointer_stats AS p USING (session_id)
+LEFT JOIN signals AS s USING (session_id)
 ORDER BY m.session_id
 """
 

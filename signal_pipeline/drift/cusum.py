@@ -143,3 +143,33 @@ def average_run_length(
         n_runs=n_runs,
         censored_runs=censored,
     )
+
+
+def estimated_change_index(result: CusumResult, alarm_index: int) -> int:
+    """Estimated first step of the shift behind the alarm at ``alarm_index``.
+
+    Page's estimate is the step after the last one, before the alarm, at which the alarming
+    side's sum was zero (0 when it never was); the side is the one above h. A sum that was
+    slightly positive by chance just before a large shift puts it a step or two early, so the
+    estimate is refined by maximum likelihood of one mean step: among the steps from Page's
+    estimate to the alarm, the τ maximising (Σ_{t≥τ} z_t)² / n_τ over the observed z from τ to
+    the end of the series, with the sum on the alarming side.
+    """
+    if not 0 <= alarm_index < len(result.alarms) or not result.alarms[alarm_index]:
+        raise ValueError(f"step {alarm_index} is not an alarm")
+    upward = result.cusum_pos[alarm_index] >= result.cusum_neg[alarm_index]
+    side = result.cusum_pos if upward else result.cusum_neg
+    zeros = np.flatnonzero(side[:alarm_index] == 0.0)
+    page = int(zeros[-1] + 1) if len(zeros) else 0
+    signed = np.where(np.isfinite(result.z), result.z, 0.0) * (1.0 if upward else -1.0)
+    observed = np.isfinite(result.z).astype(float)
+    tail_sum = np.cumsum(signed[::-1])[::-1]
+    tail_count = np.cumsum(observed[::-1])[::-1]
+    best, best_score = page, -np.inf
+    for tau in range(page, alarm_index + 1):
+        if tail_count[tau] == 0 or tail_sum[tau] <= 0:
+            continue
+        score = tail_sum[tau] ** 2 / tail_count[tau]
+        if score > best_score:
+            best, best_score = tau, score
+    return best

@@ -20,11 +20,16 @@ _SNOWPLOW_TSV_MIN_FIELDS = 100
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One input file with its format: family (native/snowplow/segment) and container."""
+    """One input file with its format: family (native/snowplow/segment) and container.
+
+    ``number`` is the file's 1-based position in one ingest pass (internal tables key lines by
+    ``(file_no, line)`` rather than by path).
+    """
 
     path: Path
     family: str
     container: str  # jsonl | json_array | csv | tsv | parquet
+    number: int = 0
 
     @property
     def label(self) -> str:

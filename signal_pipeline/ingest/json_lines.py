@@ -28,13 +28,14 @@ def json_structure(key_paths: Sequence[KeyPath]) -> str:
 def extract_json_fields(
     key_paths: Sequence[KeyPath], max_line_bytes: int
 ) -> tuple[str, dict[str, object]]:
-    """SELECT (and its parameters) of ``n, raw_line, parse_reason, parse_detail, f STRUCT``
-    over ``_ingest_lines``: one JSON parse per line into a struct of text leaves.
+    """SELECT (and its parameters) of ``n, parse_reason, parse_detail, f STRUCT`` over the
+    lines of file ``$file_no`` in ``_ingest_lines``: one JSON parse per line into a struct of
+    text leaves.
 
     Each leaf of ``f`` is the text at that key path (numbers and nested values as JSON text,
     ``null`` as NULL; keys are case-sensitive). ``parse_reason`` is ``oversize_line``,
-    ``invalid_utf8``, ``invalid_json``
-    or ``not_an_object`` for lines that cannot be events, else NULL.
+    ``invalid_utf8``, ``invalid_json`` or ``not_an_object`` for lines that cannot be events, else
+    NULL. The caller binds ``$file_no``.
     """
     sql = f"""
         WITH extracted AS (
@@ -42,14 +43,13 @@ def extract_json_fields(
                    CASE WHEN strlen(line) <= $max_bytes AND NOT bad_utf8
                         THEN TRY(json_transform(line, $structure)) END AS f
             FROM {LINES_TABLE}
+            WHERE file_no = $file_no
         )
         SELECT n,
-               CASE WHEN n_bytes > $max_bytes THEN left(line, $raw_limit) ELSE line END
-                   AS raw_line,
                CASE WHEN n_bytes > $max_bytes THEN 'oversize_line'
                     WHEN bad_utf8 THEN 'invalid_utf8'
                     WHEN f IS NULL THEN 'invalid_json'
-                    WHEN NOT prefix(ltrim(line), '{{') THEN 'not_an_object'
+                    WHEN NOT prefix(ltrim(line, $json_space), '{{') THEN 'not_an_object'
                END AS parse_reason,
                CASE WHEN n_bytes > $max_bytes
                         THEN printf('line is %d bytes, limit %d (raw_line truncated to %d chars)',
@@ -57,7 +57,7 @@ def extract_json_fields(
                     WHEN bad_utf8 THEN 'invalid UTF-8 bytes (escaped as \\xNN in raw_line)'
                     WHEN f IS NULL AND trim(line) = '' THEN 'empty line'
                     WHEN f IS NULL THEN 'not valid JSON'
-                    WHEN NOT prefix(ltrim(line), '{{')
+                    WHEN NOT prefix(ltrim(line, $json_space), '{{')
                         THEN 'JSON ' || lower(json_type(line)) || ', expected an object'
                END AS parse_detail,
                f
@@ -67,6 +67,7 @@ def extract_json_fields(
         "max_bytes": max_line_bytes,
         "structure": json_structure(key_paths),
         "raw_limit": RAW_LINE_LIMIT_CHARS,
+        "json_space": " \t\r\n",  # JSON's insignificant whitespace
     }
     return sql, params
 

@@ -1,9 +1,18 @@
-"""Read a text file into a temp table of numbered lines, set-based, through a DuckDB connection.
+"""Read source files into one temp table of numbered raw lines, set-based, through DuckDB.
+
+``_ingest_lines(file_no, n, line, bad_utf8)`` holds the raw text of every line (or, for CSV and
+Parquet, every data row as a JSON object) of one ingest pass. Parsers read it file by file; the
+quarantine joins back to it for the ``raw_line`` of the few lines that do not land, so the text
+is held once and never copied into the judged table.
 
 The fast path is ``read_text`` + ``string_split``. A file that is not valid UTF-8 is read as a
 blob instead; its bytes are decoded with each invalid byte escaped as ``\\xNN`` and the lines that
 held such bytes are flagged (``invalid_utf8``). The cost of that fallback grows with the number of
 invalid bytes, not of lines.
+
+Line rule: ``n`` is the 1-based line number; a trailing newline does not start a line; ``\\r\\n``
+endings and a leading byte-order mark are stripped; any other line, blank or not, is a line
+(a blank line is quarantined as ``invalid_json``, never skipped).
 """
 
 from __future__ import annotations
@@ -20,6 +29,22 @@ LINES_TABLE = "_ingest_lines"
 _ERROR_HANDLER = "signal_pipeline_ingest_escape"
 _bad_offsets: list[int] = []
 
+# Numbered parts of the text bound as $text or read by read_text: trailing newline dropped,
+# CR endings and a leading BOM stripped.
+_TIDY_LINES = """
+    SELECT $file_no::INTEGER AS file_no, n,
+           CASE WHEN n = 1 AND prefix(line, chr(65279)) THEN ltrim(rtrim(line, chr(13)), chr(65279))
+                WHEN suffix(line, chr(13)) THEN rtrim(line, chr(13))
+                ELSE line END AS line,
+           false AS bad_utf8
+    FROM (
+        SELECT generate_subscripts(parts, 1)::BIGINT AS n, unnest(parts) AS line,
+               len(parts) AS n_parts
+        FROM (SELECT string_split(content, chr(10)) AS parts FROM {source})
+    )
+    WHERE NOT (n = n_parts AND line = '')
+"""
+
 
 def _escape_and_record(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeDecodeError):
@@ -32,30 +57,28 @@ def _escape_and_record(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_ERROR_HANDLER, _escape_and_record)
 
 
-def read_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """(Re)create temp table ``_ingest_lines(n BIGINT, line VARCHAR, bad_utf8 BOOLEAN)``.
+def create_lines_table(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the empty ``_ingest_lines(file_no, n, line, bad_utf8)`` temp table."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} "
+        "(file_no INTEGER, n BIGINT, line VARCHAR, bad_utf8 BOOLEAN)"
+    )
 
-    ``n`` is the 1-based line number; a trailing newline does not start a line; ``\\r\\n`` endings
-    and a leading byte-order mark are stripped.
-    """
+
+def read_lines(con: duckdb.DuckDBPyConnection, path: Path, file_no: int) -> None:
+    """Append the lines of the text file ``path`` to ``_ingest_lines`` as file ``file_no``."""
     try:
         con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {LINES_TABLE} AS
-            SELECT generate_subscripts(parts, 1)::BIGINT AS n, unnest(parts) AS line,
-                   false AS bad_utf8
-            FROM (SELECT string_split(content, chr(10)) AS parts FROM read_text(?))
-            """,
-            [duckdb_path(path)],
+            f"INSERT INTO {LINES_TABLE} " + _TIDY_LINES.format(source="read_text($path)"),
+            {"path": duckdb_path(path), "file_no": file_no},
         )
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise
-        _read_lines_with_invalid_utf8(con, path)
-    _tidy_lines(con)
+        _read_lines_with_invalid_utf8(con, path, file_no)
 
 
-def _read_lines_with_invalid_utf8(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _read_lines_with_invalid_utf8(con: duckdb.DuckDBPyConnection, path: Path, file_no: int) -> None:
     rows = con.execute("SELECT content FROM read_blob(?)", [duckdb_path(path)]).fetchall()
     data: bytes = rows[0][0] if rows else b""
     _bad_offsets.clear()
@@ -64,38 +87,19 @@ def _read_lines_with_invalid_utf8(con: duckdb.DuckDBPyConnection, path: Path) ->
     bad_lines = sorted({int(i) + 1 for i in np.searchsorted(newline_offsets, _bad_offsets)})
     _bad_offsets.clear()
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {LINES_TABLE} AS
-        SELECT generate_subscripts(parts, 1)::BIGINT AS n, unnest(parts) AS line, false AS bad_utf8
-        FROM (SELECT string_split(?, chr(10)) AS parts)
-        """,
-        [text],
-    )
-    if bad_lines:
-        con.execute(
-            f"UPDATE {LINES_TABLE} SET bad_utf8 = true WHERE list_contains(?, n)", [bad_lines]
-        )
-
-
-def _tidy_lines(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        f"DELETE FROM {LINES_TABLE} WHERE line = '' AND n = (SELECT max(n) FROM {LINES_TABLE})"
-    )
-    con.execute(
-        f"""UPDATE {LINES_TABLE} SET line = rtrim(line, chr(13))
-            WHERE suffix(line, chr(13))"""
-    )
-    con.execute(
-        f"UPDATE {LINES_TABLE} SET line = ltrim(line, chr(65279)) "
-        f"WHERE n = 1 AND prefix(line, chr(65279))"
+        f"INSERT INTO {LINES_TABLE} SELECT * REPLACE (list_contains($bad, n) AS bad_utf8) FROM ("
+        + _TIDY_LINES.format(source="(SELECT $text AS content)")
+        + ")",
+        {"text": text, "file_no": file_no, "bad": bad_lines},
     )
 
 
-def read_json_array_elements(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """(Re)create ``_ingest_lines`` with one row per element of a JSON array document.
+def read_json_array_elements(con: duckdb.DuckDBPyConnection, path: Path, file_no: int) -> None:
+    """Append one line per element of a JSON array document to ``_ingest_lines``.
 
     Accepts a top-level array or a ``{"batch": [...]}`` object (Segment's batch API); ``n`` is the
-    1-based element index. A document that is not valid JSON (or not UTF-8) becomes one line.
+    1-based element index. A document that is not valid JSON (or not UTF-8) was detected from its
+    first bytes only: it is read as JSON lines instead, so each of its lines is judged.
     """
     try:
         row = con.execute(
@@ -104,36 +108,24 @@ def read_json_array_elements(con: duckdb.DuckDBPyConnection, path: Path) -> None
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise
-        blob = con.execute("SELECT content FROM read_blob(?)", [duckdb_path(path)]).fetchall()
-        text = (blob[0][0] if blob else b"").decode("utf-8", errors="backslashreplace")
-        _single_line(con, text, bad_utf8=True)
+        read_lines(con, path, file_no)
         return
     valid, content = row
     if not content or not content.strip():
-        _single_line(con, "", bad_utf8=False)
-        con.execute(f"DELETE FROM {LINES_TABLE}")
-        return
+        return  # an empty document is an empty input
     if not valid:
-        _single_line(con, content, bad_utf8=False)
+        read_lines(con, path, file_no)
         return
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {LINES_TABLE} AS
-        SELECT generate_subscripts(elements, 1)::BIGINT AS n,
-               unnest(elements)::VARCHAR AS line, false AS bad_utf8
+        INSERT INTO {LINES_TABLE}
+        SELECT $file_no::INTEGER, generate_subscripts(elements, 1)::BIGINT,
+               unnest(elements)::VARCHAR, false
         FROM (
             SELECT CASE WHEN json_type(doc) = 'ARRAY' THEN json_extract(doc, '$[*]')
                         ELSE coalesce(json_extract(doc, '$.batch[*]'), [doc]) END AS elements
-            FROM (SELECT ?::JSON AS doc)
+            FROM (SELECT $content::JSON AS doc)
         )
         """,
-        [content],
-    )
-
-
-def _single_line(con: duckdb.DuckDBPyConnection, text: str, *, bad_utf8: bool) -> None:
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} AS "
-        "SELECT 1::BIGINT AS n, ?::VARCHAR AS line, ?::BOOLEAN AS bad_utf8",
-        [text, bad_utf8],
+        {"content": content, "file_no": file_no},
     )

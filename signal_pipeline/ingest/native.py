@@ -10,12 +10,19 @@ from signal_pipeline.ingest.lines import read_json_array_elements, read_lines
 from signal_pipeline.ingest.parsed import ParseLimits, append_parsed
 from signal_pipeline.ingest.rows import ROWS_TABLE, read_rows
 from signal_pipeline.ingest.schema import CANONICAL_FIELDS
+from signal_pipeline.ingest.typed_json_lines import load_typed_json_lines
 
 _KEY_PATHS = [(name,) for name in CANONICAL_FIELDS]
 
 
-def load_native(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: ParseLimits) -> None:
-    """Parse one native file into ``_ingest_parsed`` (one row per line / data row)."""
+def load_native(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, limits: ParseLimits, typed: bool = True
+) -> None:
+    """Parse one native file into ``_ingest_classified`` (one row per line / data row).
+
+    JSON lines go through the typed ``read_json`` fast path when ``typed`` (it hands the file
+    back to the per-line parser when it cannot give the identical result).
+    """
     if source.container in ("csv", "tsv", "parquet"):
         columns = read_rows(con, source, limits.max_line_bytes)
         fields = {
@@ -24,9 +31,11 @@ def load_native(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: Pars
         append_parsed(con, source, f"SELECT * FROM {ROWS_TABLE}", fields, limits)
         return
     if source.container == "json_array":
-        read_json_array_elements(con, source.path)
+        read_json_array_elements(con, source.path, source.number)
+    elif typed and load_typed_json_lines(con, source, limits):
+        return
     else:
-        read_lines(con, source.path)
+        read_lines(con, source.path, source.number)
     json_sql, json_params = extract_json_fields(_KEY_PATHS, limits.max_line_bytes)
     fields = {name: field_ref((name,)) for name in CANONICAL_FIELDS}
     append_parsed(con, source, json_sql, fields, limits, json_params)

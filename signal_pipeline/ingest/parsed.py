@@ -1,4 +1,9 @@
-"""Append one file's lines, parsed and judged, to the internal ``_ingest_classified`` table."""
+"""Append one file's lines, parsed and judged, to the internal ``_ingest_classified`` table.
+
+``_ingest_classified`` has one row per source line: ``file_no, source_line, reason, detail`` and
+the typed staged columns (see :func:`signal_pipeline.ingest.quarantine.classify_sql`); the raw
+text stays in ``_ingest_lines``.
+"""
 
 from __future__ import annotations
 
@@ -41,9 +46,9 @@ def append_parsed(
     from_params: Mapping[str, object] | None = None,
 ) -> None:
     """Insert one judged row per row of ``from_sql`` (a table name or a SELECT built in code,
-    with columns ``n, raw_line, parse_reason, parse_detail`` and its bound ``from_params``);
-    ``field_sql`` gives the SQL (built in code) of each canonical field, a missing field is NULL.
-    The file, format and bounds are bound parameters.
+    with columns ``n, parse_reason, parse_detail`` and its bound ``from_params``; it may use the
+    bound ``$file_no``); ``field_sql`` gives the SQL (built in code) of each canonical field, a
+    missing field is NULL. The file number and bounds are bound parameters.
     """
     unknown = set(field_sql) - set(CANONICAL_FIELDS)
     if unknown:
@@ -52,12 +57,11 @@ def append_parsed(
         f"CAST({field_sql.get(name, 'NULL')} AS VARCHAR) AS {name}" for name in CANONICAL_FIELDS
     )
     base = f"""
-        SELECT $source_file::VARCHAR AS source_file, n::BIGINT AS source_line,
-               $source_format::VARCHAR AS source_format, raw_line, parse_reason, parse_detail,
-               {fields}
+        SELECT $file_no::INTEGER AS file_no, n::BIGINT AS source_line, parse_reason,
+               parse_detail, {fields}
         FROM ({from_sql})
     """
     params = classify_params(future_limit=limits.future_limit, earliest=limits.earliest)
-    params |= {"source_file": str(source.path), "source_format": source.family}
+    params |= {"file_no": source.number}
     params |= dict(from_params or {})
     con.execute(f"INSERT INTO {CLASSIFIED_TABLE} BY NAME {classify_sql(base)}", params)

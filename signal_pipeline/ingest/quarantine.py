@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from signal_pipeline.ingest.schema import EVENT_TYPES
+from signal_pipeline.ingest.schema import EVENT_TYPES, PAGE_TYPES
 from signal_pipeline.ingest.timestamps import parse_timestamp_sql
 
 REASONS: tuple[str, ...] = (
@@ -60,8 +60,10 @@ def _range_problem_sql(field: str, low: float | None, high: float | None) -> str
 
 
 def classify_sql(base_sql: str) -> str:
-    """SELECT judging every row of ``base_sql`` (parsed columns): typed values, ``reason``,
-    ``detail``. Needs the parameters of :func:`classify_params`.
+    """SELECT judging every row of ``base_sql`` (parsed columns, see ``PARSED_COLUMNS``) in one
+    pass: ``file_no, source_line, reason, detail`` and the typed staged columns (``ts`` UTC,
+    numbers as DOUBLE, ``page_type`` only when the event gives a known one). ``detail`` is built
+    only for failing rows. Needs the parameters of :func:`classify_params`.
     """
     numbers = ", ".join(
         f"TRY_CAST(trim({field}) AS DOUBLE) AS {field}_num" for field, _, _ in VALUE_RANGES
@@ -80,25 +82,22 @@ def classify_sql(base_sql: str) -> str:
         ),
         judged AS (
             SELECT *,
-                   CASE WHEN parse_reason IS NULL AND NOT no_event_id AND NOT no_identity
-                        AND ts_utc IS NOT NULL AND ts_utc <= $future_limit
-                        AND ts_utc >= $earliest AND list_contains($event_types, event_type_norm)
-                        THEN {range_problem} END AS range_problem
+                   CASE
+                       WHEN parse_reason IS NOT NULL THEN parse_reason
+                       WHEN no_event_id THEN 'missing_event_id'
+                       WHEN no_identity THEN 'missing_identity'
+                       WHEN ts_utc IS NULL THEN 'unparseable_timestamp'
+                       WHEN ts_utc > $future_limit THEN 'timestamp_in_future'
+                       WHEN ts_utc < $earliest THEN 'timestamp_before_start'
+                       WHEN NOT coalesce(list_contains($event_types, event_type_norm), false)
+                           THEN 'unknown_event_type'
+                       WHEN {range_problem} IS NOT NULL THEN 'value_out_of_range'
+                   END AS reason
             FROM typed
         )
-        SELECT * EXCLUDE (no_event_id, no_identity, range_problem, parse_reason, parse_detail),
+        SELECT file_no, source_line, reason,
             CASE
-                WHEN parse_reason IS NOT NULL THEN parse_reason
-                WHEN no_event_id THEN 'missing_event_id'
-                WHEN no_identity THEN 'missing_identity'
-                WHEN ts_utc IS NULL THEN 'unparseable_timestamp'
-                WHEN ts_utc > $future_limit THEN 'timestamp_in_future'
-                WHEN ts_utc < $earliest THEN 'timestamp_before_start'
-                WHEN NOT coalesce(list_contains($event_types, event_type_norm), false)
-                    THEN 'unknown_event_type'
-                WHEN range_problem IS NOT NULL THEN 'value_out_of_range'
-            END AS reason,
-            CASE
+                WHEN reason IS NULL THEN NULL
                 WHEN parse_reason IS NOT NULL THEN parse_detail
                 WHEN no_event_id THEN 'event_id missing or empty'
                 WHEN no_identity THEN 'neither anonymous_id nor user_id is set'
@@ -111,12 +110,41 @@ def classify_sql(base_sql: str) -> str:
                 WHEN NOT coalesce(list_contains($event_types, event_type_norm), false)
                     THEN 'event_type=' || coalesce(event_type, '(missing)') || ' is not one of '
                          || array_to_string($event_types, ', ')
-                WHEN range_problem IS NOT NULL THEN range_problem
-            END AS detail
+                ELSE {range_problem}
+            END AS detail,
+            event_id,
+            ts_utc AS ts,
+            CAST(ts_utc AS DATE) AS event_date,
+            event_type_norm AS event_type,
+            CASE WHEN event_type_norm = 'other' THEN coalesce(event_name, 'other')
+                 ELSE event_name END AS event_name,
+            CASE WHEN trim(anonymous_id) <> '' THEN anonymous_id END AS anonymous_id,
+            CASE WHEN trim(user_id) <> '' THEN user_id END AS user_id,
+            CASE WHEN trim(session_id) <> '' THEN session_id END AS session_id,
+            page_url,
+            CASE WHEN list_contains($page_types, lower(trim(page_type)))
+                 THEN lower(trim(page_type)) END AS page_type,
+            page_view_id,
+            element,
+            scroll_depth_pct_num AS scroll_depth_pct,
+            hover_ms_num AS hover_ms,
+            x_num AS x,
+            y_num AS y,
+            user_agent,
+            lower(trim(device_type)) AS device_type,
+            campaign,
+            experiment,
+            variant,
+            revenue_num AS revenue
         FROM judged
     """
 
 
 def classify_params(*, future_limit: datetime, earliest: date) -> dict[str, object]:
     """Parameters of :func:`classify_sql`; the bounds are naive UTC."""
-    return {"future_limit": future_limit, "earliest": earliest, "event_types": list(EVENT_TYPES)}
+    return {
+        "future_limit": future_limit,
+        "earliest": earliest,
+        "event_types": list(EVENT_TYPES),
+        "page_types": list(PAGE_TYPES),
+    }

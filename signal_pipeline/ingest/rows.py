@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from signal_pipeline.ingest.formats import SourceFile, duckdb_path
-from signal_pipeline.ingest.json_lines import RAW_LINE_LIMIT_CHARS
+from signal_pipeline.ingest.lines import LINES_TABLE
 
 ROWS_TABLE = "_ingest_rows"
 _READ_TABLE = "_ingest_read"
@@ -17,9 +17,10 @@ def read_rows(
     max_line_bytes: int,
     headerless_names: list[str] | None = None,
 ) -> set[str]:
-    """Create ``_ingest_rows(n, raw_line, parse_reason, parse_detail, <columns as VARCHAR>)``.
+    """Create ``_ingest_rows(n, parse_reason, parse_detail, <columns as VARCHAR>)`` and append
+    each row, as a JSON object, to ``_ingest_lines`` (its raw line for the quarantine).
 
-    ``n`` is the 1-based data row (header excluded), ``raw_line`` the row as a JSON object.
+    ``n`` is the 1-based data row (header excluded).
     ``headerless_names`` reads a header-less tab-separated file with those column names.
     Returns the lower-cased column names.
     """
@@ -44,18 +45,22 @@ def read_rows(
         f"""
         CREATE OR REPLACE TEMP TABLE {ROWS_TABLE} AS
         WITH framed AS (
-            SELECT rowid + 1 AS n, t.*, to_json(t)::VARCHAR AS _raw FROM {_READ_TABLE} t
+            SELECT rowid + 1 AS n, t.*, strlen(to_json(t)::VARCHAR) AS _n_bytes
+            FROM {_READ_TABLE} t
         )
-        SELECT * EXCLUDE (_raw),
-               CASE WHEN strlen(_raw) > $max_bytes THEN left(_raw, $raw_limit) ELSE _raw END
-                   AS raw_line,
-               CASE WHEN strlen(_raw) > $max_bytes THEN 'oversize_line' END AS parse_reason,
-               CASE WHEN strlen(_raw) > $max_bytes
-                    THEN printf('row is %d bytes as JSON, limit %d', strlen(_raw), $max_bytes)
+        SELECT * EXCLUDE (_n_bytes),
+               CASE WHEN _n_bytes > $max_bytes THEN 'oversize_line' END AS parse_reason,
+               CASE WHEN _n_bytes > $max_bytes
+                    THEN printf('row is %d bytes as JSON, limit %d', _n_bytes, $max_bytes)
                END AS parse_detail
         FROM framed
         """,
-        {"max_bytes": max_line_bytes, "raw_limit": RAW_LINE_LIMIT_CHARS},
+        {"max_bytes": max_line_bytes},
+    )
+    con.execute(
+        f"""INSERT INTO {LINES_TABLE}
+            SELECT $file_no::INTEGER, rowid + 1, to_json(t)::VARCHAR, false FROM {_READ_TABLE} t""",
+        {"file_no": source.number},
     )
     con.execute(f"DROP TABLE {_READ_TABLE}")
     description = con.execute(f"SELECT * FROM {ROWS_TABLE} LIMIT 0").description or []

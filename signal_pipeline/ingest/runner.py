@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +16,7 @@ import duckdb
 
 from signal_pipeline import db
 from signal_pipeline.ingest.formats import SourceFile, detect_format, duckdb_path, expand_paths
+from signal_pipeline.ingest.lines import LINES_TABLE, create_lines_table
 from signal_pipeline.ingest.native import load_native
 from signal_pipeline.ingest.parsed import ParseLimits, create_classified_table
 from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE, REASONS
@@ -22,17 +24,21 @@ from signal_pipeline.ingest.report import IngestReport
 from signal_pipeline.ingest.schema import (
     QUARANTINED_EVENT_COLUMNS,
     STAGED_EVENT_COLUMNS,
+    UNCOMPRESSED_STAGED_COLUMNS,
     column_ddl,
 )
 from signal_pipeline.ingest.segment import load_segment
 from signal_pipeline.ingest.settings import IngestSettings
 from signal_pipeline.ingest.snowplow import load_snowplow
 from signal_pipeline.ingest.staging import (
-    DUPLICATES_TABLE,
-    build_events,
+    FILES_TABLE,
+    create_files_table,
+    outcome_counts_sql,
     quarantined_events_sql,
+    resolve_events,
     staged_events_sql,
 )
+from signal_pipeline.ingest.typed_json_lines import add_missing_raw_lines
 
 STAGED_TABLE = "staged_events"
 QUARANTINED_TABLE = "quarantined_events"
@@ -43,14 +49,7 @@ LOADERS: dict[str, Loader] = {
     "snowplow": load_snowplow,
     "segment": load_segment,
 }
-_TEMP_VIEWS = ("_ingest_events",)
-_TEMP_TABLES = (
-    "_ingest_lines",
-    "_ingest_rows",
-    CLASSIFIED_TABLE,
-    "_ingest_page_types",
-    DUPLICATES_TABLE,
-)
+_TEMP_TABLES = (LINES_TABLE, "_ingest_rows", CLASSIFIED_TABLE, "_ingest_page_types", FILES_TABLE)
 
 
 def ingest_files(
@@ -78,27 +77,24 @@ def ingest_files(
             earliest=settings.earliest,
         )
         create_classified_table(reader, limits)
+        create_lines_table(reader)
         resolved = []
-        for source in sources:
+        for number, source in enumerate(sources, start=1):
+            source = dataclasses.replace(source, number=number)
             if source.container == "parquet" and settings.format == "auto":
                 source = _parquet_family(reader, source)
-            LOADERS[source.family](reader, source, limits)
+            if source.family == "native":
+                load_native(reader, source, limits, typed=settings.typed_json_lines)
+            else:
+                LOADERS[source.family](reader, source, limits)
             resolved.append(source)
-        build_events(reader, settings.page_type_rules)
-        lines_by_file = dict(
-            reader.execute(
-                f"SELECT source_file, count(*) FROM {CLASSIFIED_TABLE} GROUP BY ALL"
-            ).fetchall()
-        )
-        duplicates_by_file = dict(
-            reader.execute(
-                f"SELECT source_file, count(*) FROM {DUPLICATES_TABLE} "
-                "WHERE outcome = 'duplicate' GROUP BY ALL"
-            ).fetchall()
-        )
+        create_files_table(reader, [(s.number, str(s.path), s.family) for s in resolved])
+        resolve_events(reader, settings.page_type_rules)
+        add_missing_raw_lines(reader, resolved)
+        counts = reader.execute(outcome_counts_sql()).fetchall()
+        lines_by_file = {file: lines for file, lines, _ in counts}
+        duplicates_by_file = {file: duplicates for file, _, duplicates in counts}
         _write_tables(con, reader)
-        for view in _TEMP_VIEWS:
-            reader.execute(f"DROP VIEW IF EXISTS temp.{view}")
         for table in _TEMP_TABLES:
             reader.execute(f"DROP TABLE IF EXISTS temp.{table}")
     return _report(con, resolved, lines_by_file, duplicates_by_file)
@@ -137,12 +133,12 @@ def _parquet_family(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Sourc
     columns = {name for (name,) in rows}
     snowplow = "collector_tstamp" in columns or {"event_id", "domain_userid"} <= columns
     family = "snowplow" if snowplow else "native"
-    return SourceFile(path=source.path, family=family, container=source.container)
+    return dataclasses.replace(source, family=family)
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, reader: duckdb.DuckDBPyConnection) -> None:
     """Replace both output tables on ``con`` in one transaction."""
-    staged_ddl = column_ddl(STAGED_EVENT_COLUMNS)
+    staged_ddl = column_ddl(STAGED_EVENT_COLUMNS, UNCOMPRESSED_STAGED_COLUMNS)
     quarantined_ddl = column_ddl(QUARANTINED_EVENT_COLUMNS)
     if reader is con:
         sources = {STAGED_TABLE: staged_events_sql(), QUARANTINED_TABLE: quarantined_events_sql()}

@@ -92,19 +92,30 @@ CANONICAL_FIELDS: tuple[str, ...] = (
 
 NUMERIC_FIELDS: tuple[str, ...] = ("scroll_depth_pct", "hover_ms", "x", "y", "revenue")
 
-# The internal table every parser appends to: one row per input line.
-PARSED_TABLE = "_ingest_parsed"
+# What every parser hands to the judge: one row per input line, canonical fields as text.
 PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("source_file", "VARCHAR"),
+    ("file_no", "INTEGER"),
     ("source_line", "BIGINT"),
-    ("source_format", "VARCHAR"),
-    ("raw_line", "VARCHAR"),
     ("parse_reason", "VARCHAR"),
     ("parse_detail", "VARCHAR"),
     *((name, "VARCHAR") for name in CANONICAL_FIELDS),
 )
 
 
-def column_ddl(columns: tuple[tuple[str, str], ...]) -> str:
-    """``name TYPE, ...`` for a CREATE TABLE statement (names and types come from this module)."""
-    return ", ".join(f"{name} {sql_type}" for name, sql_type in columns)
+# Identifier columns of staged_events stored without compression: nearly one distinct value per
+# row, so dictionary / FSST analysis costs most of the table's write time and saves little;
+# staged_events is rewritten on every ingest pass (raw_events, the landing table, compresses).
+UNCOMPRESSED_STAGED_COLUMNS: frozenset[str] = frozenset(
+    {"event_id", "anonymous_id", "user_id", "session_id", "page_view_id"}
+)
+
+
+def column_ddl(
+    columns: tuple[tuple[str, str], ...], uncompressed: frozenset[str] = frozenset()
+) -> str:
+    """``name TYPE, ...`` for a CREATE TABLE statement (names and types come from this module);
+    columns in ``uncompressed`` are stored without compression."""
+    return ", ".join(
+        f"{name} {sql_type}" + (" USING COMPRESSION uncompressed" if name in uncompressed else "")
+        for name, sql_type in columns
+    )

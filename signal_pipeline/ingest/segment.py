@@ -72,11 +72,11 @@ _PATHS: dict[str, KeyPath] = {
 
 
 def load_segment(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: ParseLimits) -> None:
-    """Parse one Segment/RudderStack file into ``_ingest_parsed``."""
+    """Parse one Segment/RudderStack file into ``_ingest_classified``."""
     if source.container == "json_array":
-        read_json_array_elements(con, source.path)
+        read_json_array_elements(con, source.path, source.number)
     else:
-        read_lines(con, source.path)
+        read_lines(con, source.path, source.number)
     json_sql, json_params = extract_json_fields(list(_PATHS.values()), limits.max_line_bytes)
     ref = {key: field_ref(path) for key, path in _PATHS.items()}
     call = f"lower({ref['type']})"

@@ -19,6 +19,8 @@ class IngestSettings:
     wins, used when an event carries no known ``page_type``; lines longer than ``max_line_bytes``
     are quarantined as ``oversize_line``; events later than ``now + future_tolerance`` or earlier
     than ``earliest`` are quarantined; ``now=None`` means the wall clock (UTC).
+    ``typed_json_lines=False`` judges native JSON lines with the per-line parser only (the typed
+    ``read_json`` fast path gives identical tables; the switch exists to check that).
     """
 
     format: str = "auto"
@@ -27,6 +29,7 @@ class IngestSettings:
     future_tolerance: timedelta = timedelta(days=1)
     earliest: date = date(2000, 1, 1)
     now: datetime | None = None
+    typed_json_lines: bool = True
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

@@ -69,7 +69,7 @@ _LINK_CLICK_PREFIX = "unstruct_event_com_snowplowanalytics_snowplow_link_click_1
 
 
 def load_snowplow(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: ParseLimits) -> None:
-    """Parse one Snowplow enriched-events file into ``_ingest_parsed``."""
+    """Parse one Snowplow enriched-events file into ``_ingest_classified``."""
     headerless = source.container == "tsv" and _is_headerless(source)
     names = list(ENRICHED_TSV_FIELDS) if headerless else None
     columns = read_rows(con, source, limits.max_line_bytes, headerless_names=names)

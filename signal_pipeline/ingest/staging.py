@@ -4,103 +4,93 @@
 De-duplication runs over valid lines only: per ``event_id`` the earliest (by ts, then source
 file, then line) lands; a later line whose payload (every staged column except ``source_*``)
 equals the landed one is a duplicate; a different payload is quarantined as
-``conflicting_duplicate`` with the fields that differ in ``detail``.
+``conflicting_duplicate`` with the fields that differ in ``detail``. Both outcomes are written
+back onto the judged row (``reason`` = ``duplicate`` / ``conflicting_duplicate``), so the judged
+table holds every line's one outcome and the happy path needs no anti-join.
 """
 
 from __future__ import annotations
 
 import duckdb
 
+from signal_pipeline.ingest.json_lines import RAW_LINE_LIMIT_CHARS
+from signal_pipeline.ingest.lines import LINES_TABLE
 from signal_pipeline.ingest.page_types import derive_page_types
 from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE
-from signal_pipeline.ingest.schema import (
-    PAGE_TYPES,
-    QUARANTINED_EVENT_COLUMNS,
-    STAGED_EVENT_COLUMNS,
-)
+from signal_pipeline.ingest.schema import QUARANTINED_EVENT_COLUMNS, STAGED_EVENT_COLUMNS
 
-EVENTS_TABLE = "_ingest_events"
-DUPLICATES_TABLE = "_ingest_duplicates"
+FILES_TABLE = "_ingest_files"
+DUPLICATE = "duplicate"  # the outcome of an exact repeat: counted, neither landed nor quarantined
 _PAGE_TYPES_TABLE = "_ingest_page_types"
-_VALID_URLS = "_ingest_valid_urls"
+_URLS_VIEW = "_ingest_untyped_urls"
+_REPEATS_TABLE = "_ingest_repeats"
 
-PAYLOAD_COLUMNS: tuple[str, ...] = tuple(
-    name for name, _ in STAGED_EVENT_COLUMNS if not name.startswith("source_")
+PAYLOAD_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (name, sql_type) for name, sql_type in STAGED_EVENT_COLUMNS if not name.startswith("source_")
 )
-_PAGE_TYPES_LIST = "[" + ", ".join(f"'{t}'" for t in PAGE_TYPES) + "]"  # code constants
-_STAGED_NAMES = ", ".join(name for name, _ in STAGED_EVENT_COLUMNS)
+_SOURCE_COLUMNS = {
+    "source_format": "f.source_format",
+    "source_file": "f.source_file",
+    "source_line": "c.source_line",
+}
 
 
-def build_events(
+def create_files_table(con: duckdb.DuckDBPyConnection, files: list[tuple[int, str, str]]) -> None:
+    """(Re)create ``_ingest_files(file_no, source_file, source_format)`` from bound values."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {FILES_TABLE} "
+        "(file_no INTEGER, source_file VARCHAR, source_format VARCHAR)"
+    )
+    if files:
+        con.executemany(f"INSERT INTO {FILES_TABLE} VALUES (?, ?, ?)", files)
+
+
+def resolve_events(
     con: duckdb.DuckDBPyConnection, page_type_rules: tuple[tuple[str, str], ...]
 ) -> None:
-    """Create view ``_ingest_events`` (valid lines as typed staged rows) and table
-    ``_ingest_duplicates``
-    (``source_file, source_line, outcome, detail`` for every valid line of a repeated event_id
-    that does not land).
+    """Derive page types for the URLs of valid lines that carry none, and mark repeated
+    ``event_id`` lines as ``duplicate`` or ``conflicting_duplicate`` in ``_ingest_classified``.
     """
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW {_VALID_URLS} AS
-            SELECT page_url FROM {CLASSIFIED_TABLE} WHERE reason IS NULL"""
+        f"""CREATE OR REPLACE TEMP VIEW {_URLS_VIEW} AS
+            SELECT page_url FROM {CLASSIFIED_TABLE} WHERE reason IS NULL AND page_type IS NULL"""
     )
-    derive_page_types(con, _VALID_URLS, _PAGE_TYPES_TABLE, page_type_rules)
-    con.execute(f"DROP VIEW {_VALID_URLS}")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW {EVENTS_TABLE} AS
-        SELECT c.event_id,
-               c.ts_utc AS ts,
-               CAST(c.ts_utc AS DATE) AS event_date,
-               c.event_type_norm AS event_type,
-               CASE WHEN c.event_type_norm = 'other' THEN coalesce(c.event_name, 'other')
-                    ELSE c.event_name END AS event_name,
-               CASE WHEN trim(c.anonymous_id) <> '' THEN c.anonymous_id END AS anonymous_id,
-               CASE WHEN trim(c.user_id) <> '' THEN c.user_id END AS user_id,
-               CASE WHEN trim(c.session_id) <> '' THEN c.session_id END AS session_id,
-               c.page_url,
-               CASE WHEN list_contains({_PAGE_TYPES_LIST}, lower(trim(c.page_type)))
-                    THEN lower(trim(c.page_type))
-                    ELSE coalesce(p.page_type, 'other') END AS page_type,
-               c.page_view_id,
-               c.element,
-               c.scroll_depth_pct_num AS scroll_depth_pct,
-               c.hover_ms_num AS hover_ms,
-               c.x_num AS x,
-               c.y_num AS y,
-               c.user_agent,
-               lower(trim(c.device_type)) AS device_type,
-               c.campaign,
-               c.experiment,
-               c.variant,
-               c.revenue_num AS revenue,
-               c.source_format,
-               c.source_file,
-               c.source_line
-        FROM {CLASSIFIED_TABLE} c
-        LEFT JOIN {_PAGE_TYPES_TABLE} p ON c.page_url = p.page_url
-        WHERE c.reason IS NULL
-        """
-    )
+    derive_page_types(con, _URLS_VIEW, _PAGE_TYPES_TABLE, page_type_rules)
+    con.execute(f"DROP VIEW {_URLS_VIEW}")
+    _mark_repeats(con)
+
+
+def _mark_repeats(con: duckdb.DuckDBPyConnection) -> None:
+    payload = [name for name, _ in PAYLOAD_COLUMNS if name != "page_type"]
+    # page_type compares as landed (given, else derived from the URL).
+    resolved_page_type = "coalesce(c.page_type, p.page_type, 'other')"
     differing = ", ".join(
         f"CASE WHEN d.{name} IS DISTINCT FROM k.{name} THEN '{name}' END"
-        for name in PAYLOAD_COLUMNS
+        for name in [*payload, "page_type"]
     )
     same_payload = " AND ".join(
-        f"d.{name} IS NOT DISTINCT FROM k.{name}" for name in PAYLOAD_COLUMNS
+        f"d.{name} IS NOT DISTINCT FROM k.{name}" for name in [*payload, "page_type"]
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {DUPLICATES_TABLE} AS
+        CREATE OR REPLACE TEMP TABLE {_REPEATS_TABLE} AS
         WITH repeated AS (
-            SELECT e.*, row_number() OVER (
-                       PARTITION BY e.event_id ORDER BY e.ts, e.source_file, e.source_line) AS rank
-            FROM {EVENTS_TABLE} e
-            SEMI JOIN (SELECT event_id FROM {EVENTS_TABLE} GROUP BY event_id HAVING count(*) > 1)
-                r USING (event_id)
+            SELECT c.* REPLACE ({resolved_page_type} AS page_type), f.source_file,
+                   row_number() OVER (
+                       PARTITION BY c.event_id ORDER BY c.ts, f.source_file, c.source_line
+                   ) AS rank
+            FROM {CLASSIFIED_TABLE} c
+            JOIN {FILES_TABLE} f USING (file_no)
+            LEFT JOIN {_PAGE_TYPES_TABLE} p ON c.page_url = p.page_url
+            SEMI JOIN (
+                SELECT event_id FROM {CLASSIFIED_TABLE} WHERE reason IS NULL
+                GROUP BY event_id HAVING count(*) > 1
+            ) r USING (event_id)
+            WHERE c.reason IS NULL
         ),
         kept AS (SELECT * FROM repeated WHERE rank = 1)
-        SELECT d.source_file, d.source_line, d.source_format,
-               CASE WHEN {same_payload} THEN 'duplicate' ELSE 'conflicting_duplicate' END
+        SELECT d.file_no, d.source_line,
+               CASE WHEN {same_payload} THEN '{DUPLICATE}' ELSE 'conflicting_duplicate' END
                    AS outcome,
                CASE WHEN {same_payload}
                     THEN 'exact copy of ' || k.source_file || ':' || k.source_line
@@ -113,25 +103,60 @@ def build_events(
         WHERE d.rank > 1
         """
     )
+    repeats = con.execute(f"SELECT count(*) FROM {_REPEATS_TABLE}").fetchall()[0][0]
+    if repeats:
+        con.execute(
+            f"""UPDATE {CLASSIFIED_TABLE} c SET reason = r.outcome, detail = r.detail
+                FROM {_REPEATS_TABLE} r
+                WHERE c.file_no = r.file_no AND c.source_line = r.source_line"""
+        )
+    con.execute(f"DROP TABLE {_REPEATS_TABLE}")
 
 
 def staged_events_sql() -> str:
     """SELECT of the ``staged_events`` rows (contract column order)."""
+    columns = []
+    for name, _ in STAGED_EVENT_COLUMNS:
+        if name == "page_type":
+            columns.append("coalesce(c.page_type, p.page_type, 'other') AS page_type")
+        else:
+            columns.append(_SOURCE_COLUMNS.get(name, f"c.{name}") + f" AS {name}")
     return f"""
-        SELECT {_STAGED_NAMES} FROM {EVENTS_TABLE} e
-        ANTI JOIN {DUPLICATES_TABLE} d USING (source_file, source_line)
+        SELECT {", ".join(columns)}
+        FROM {CLASSIFIED_TABLE} c
+        JOIN {FILES_TABLE} f USING (file_no)
+        LEFT JOIN {_PAGE_TYPES_TABLE} p ON c.page_url = p.page_url
+        WHERE c.reason IS NULL
     """
 
 
 def quarantined_events_sql() -> str:
-    """SELECT of the ``quarantined_events`` rows (contract column order)."""
-    names = ", ".join(name for name, _ in QUARANTINED_EVENT_COLUMNS)
+    """SELECT of the ``quarantined_events`` rows (contract column order); ``raw_line`` comes
+    from ``_ingest_lines`` (cut to its first characters for an oversize line)."""
+    columns = {
+        "source_file": "f.source_file",
+        "source_line": "c.source_line",
+        "source_format": "f.source_format",
+        "reason": "c.reason",
+        "detail": "c.detail",
+        "raw_line": "CASE WHEN c.reason = 'oversize_line' "
+        f"THEN left(l.line, {RAW_LINE_LIMIT_CHARS}) ELSE l.line END",
+    }
+    select = ", ".join(f"{columns[name]} AS {name}" for name, _ in QUARANTINED_EVENT_COLUMNS)
     return f"""
-        SELECT {names} FROM {CLASSIFIED_TABLE} WHERE reason IS NOT NULL
-        UNION ALL
-        SELECT d.source_file, d.source_line, d.source_format, 'conflicting_duplicate' AS reason,
-               d.detail, c.raw_line
-        FROM {DUPLICATES_TABLE} d
-        JOIN {CLASSIFIED_TABLE} c USING (source_file, source_line)
-        WHERE d.outcome = 'conflicting_duplicate'
+        SELECT {select}
+        FROM {CLASSIFIED_TABLE} c
+        JOIN {FILES_TABLE} f USING (file_no)
+        JOIN {LINES_TABLE} l ON l.file_no = c.file_no AND l.n = c.source_line
+        WHERE c.reason IS NOT NULL AND c.reason <> '{DUPLICATE}'
+    """
+
+
+def outcome_counts_sql() -> str:
+    """SELECT of ``source_file, lines_read, duplicates`` per input file (every file, even empty)."""
+    return f"""
+        SELECT f.source_file, count(c.source_line) AS lines_read,
+               count(*) FILTER (c.reason = '{DUPLICATE}') AS duplicates
+        FROM {FILES_TABLE} f LEFT JOIN {CLASSIFIED_TABLE} c USING (file_no)
+        GROUP BY f.source_file
     """

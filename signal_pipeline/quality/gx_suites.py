@@ -196,12 +196,15 @@ def validated_sessions_suite(
 
     Each checkable bot rule (its input columns present) becomes a boolean column
     ``breaks_bot_rule__<rule>`` computed by the one rule definition in
-    :mod:`signal_pipeline.bots.session_rules`, expected to be all false. Rules whose inputs
+    :mod:`signal_pipeline.bots.session_rules`, expected to be all false. The validated frame holds
+    only ``session_id``, ``is_bot`` and those columns. Rules whose inputs
     are absent are listed in the notes.
     """
     rules_thresholds = thresholds if thresholds is not None else BotThresholds()
     flags = rule_flags(df, rules_thresholds)
-    frame = df.copy()
+    # GX sees only the columns its expectations read: a list column (bot_reasons) would make GX
+    # fingerprint the batch by pickling the whole frame, which dominates the cost at 100k+ rows.
+    frame = df[[c for c in ("session_id", "is_bot") if c in df.columns]].copy()
     specs = [
         _columns_present(["session_id", "is_bot"]),
         _spec("session_id_unique", "ExpectColumnValuesToBeUnique", column="session_id"),

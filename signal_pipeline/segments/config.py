@@ -58,6 +58,8 @@ DEFAULT_LOG_TRANSFORM: tuple[str, ...] = (
     "click_frequency_per_min",
 )
 
+DEFAULT_EPS_SCAN_FACTORS: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)
+
 ALGORITHMS = ("dbscan", "hdbscan")
 SCALINGS = ("standard", "robust", "minmax")
 
@@ -69,8 +71,12 @@ class ClusterConfig:
     `eps` is in scaled feature units; `None` tunes it from the knee of the k-distance curve with
     k = `min_samples`. Above `max_fit_sessions` the model is fitted on a stratified sample
     (session_date × device_type) and every other session is assigned to its nearest core sample.
-    `max_neighbor_pairs` bounds the DBSCAN neighbourhood memory (about 8 bytes per pair); when the
+    `max_neighbor_pairs` bounds the DBSCAN neighbourhood memory (about 12 bytes per pair); when the
     estimate on a probe sample exceeds it, the fit sample is shrunk further (see `fit.py`).
+    With an auto eps, DBSCAN is tried at knee × each of `eps_scan_factors` and the candidate
+    with the best noise-penalised silhouette on `eps_scan_sample` sessions wins (see
+    `eps_selection.py`; an empty tuple keeps the knee as it is).
+    `n_jobs` is the thread count of the nearest-core assignment (None = 1, -1 = every core).
     `match_cutoff` is the largest centroid distance (in the previous model's scaled units) at which
     a new cluster inherits a previous segment's id.
     """
@@ -83,10 +89,13 @@ class ClusterConfig:
     min_samples: int = 10
     min_cluster_size: int = 50
     max_fit_sessions: int = 50_000
-    max_neighbor_pairs: int = 40_000_000
+    max_neighbor_pairs: int = 5_000_000
     k_distance_max_queries: int = 20_000
+    eps_scan_factors: tuple[float, ...] = DEFAULT_EPS_SCAN_FACTORS
+    eps_scan_sample: int = 2_000
     match_cutoff: float = 1.0
     assign_chunk_size: int = 100_000
+    n_jobs: int | None = None
     random_state: int = 0
 
     def __post_init__(self) -> None:
@@ -110,5 +119,9 @@ class ClusterConfig:
             raise ValueError("min_cluster_size must be at least 2")
         if self.max_fit_sessions < self.min_samples:
             raise ValueError("max_fit_sessions must be at least min_samples")
+        if any(not factor > 0 for factor in self.eps_scan_factors):
+            raise ValueError("eps_scan_factors must be positive")
+        if self.eps_scan_sample < 2:
+            raise ValueError("eps_scan_sample must be at least 2")
         if self.match_cutoff <= 0:
             raise ValueError("match_cutoff must be positive")

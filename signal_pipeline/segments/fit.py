@@ -9,18 +9,23 @@ Flow of `fit_cluster_model`:
    `min_samples` then counts sessions *of the sample*.
 4. Identical scaled rows are collapsed into one row with a `sample_weight` equal to their
    multiplicity (DBSCAN honours it; the k-distance curve counts it).
-5. `eps` = the knee of the k-distance curve (k = `min_samples`) unless configured.
-6. DBSCAN memory guard: sklearn materialises every eps-neighbourhood, which grows quadratically
-   on dense data. The mean neighbourhood size is measured on a probe of up to 2,000 distinct
-   rows; while rows × mean size exceeds `max_neighbor_pairs` (about 8 bytes each), the fit rows
-   are subsampled by r = sqrt(limit / estimate) (pairs shrink by about r²) and, for an auto eps,
-   eps is re-tuned on the smaller sample with the same `min_samples` (as for step 3); for a
-   configured eps, `min_samples` is multiplied by the kept fraction (floored at 3) so the density
-   threshold — neighbours per volume at that eps — is unchanged. At most 4 rounds; every round
-   is reported in `messages`. Rows left out are labelled by nearest-core assignment.
-7. Fit. DBSCAN core samples are kept as the model's core samples. HDBSCAN
-   (`sklearn.cluster.HDBSCAN`, no sample weights, so fitted on the rows as they are) keeps every
-   clustered row as an exemplar, and assignment uses the same `eps` rule.
+5. `eps` = the knee of the k-distance curve (k = `min_samples`) unless configured; for DBSCAN
+   the knee is then refined by a scan of knee × `eps_scan_factors` scored by the
+   noise-penalised silhouette (`eps_selection.py`), on one neighbour graph.
+6. DBSCAN memory guard: DBSCAN materialises every eps-neighbourhood, which grows quadratically
+   on dense data. The mean neighbourhood size (at the largest eps the scan will try) is measured
+   on a probe of up to 2,000 distinct rows; while rows × mean size exceeds `max_neighbor_pairs`
+   (about 12 bytes each in the eps-graph), the fit rows are subsampled by r = sqrt(limit /
+   estimate) (pairs shrink by about r²) and, for an auto eps, eps is re-tuned on the smaller
+   sample with the same `min_samples` (as for step 3); for a configured eps, `min_samples` is
+   multiplied by the kept fraction (floored at 3) so the density threshold — neighbours per
+   volume at that eps — is unchanged. At most 4 rounds; every round is reported in `messages`.
+   Rows left out are labelled by nearest-core assignment.
+7. Fit (with an auto eps, DBSCAN runs on the scan's graph: `eps_selection.graph_dbscan`,
+   sklearn's definition, border rows to their nearest core). DBSCAN core samples are kept as the
+   model's core samples. HDBSCAN (`sklearn.cluster.HDBSCAN`, no sample weights, so fitted on the
+   rows as they are) keeps every clustered row as an exemplar, and assignment uses the same
+   `eps` rule.
 8. Clusters are renumbered by size (largest = 0). Fit rows keep their labels; every other
    finite session joins the cluster of its nearest core sample within `eps` (`assign.py`).
 9. Segment ids come from Hungarian matching against `previous` (`matching.py`); matched
@@ -51,6 +56,7 @@ from signal_pipeline.segments.assign import (
 )
 from signal_pipeline.segments.config import NOISE_CLUSTER, ClusterConfig
 from signal_pipeline.segments.derived import with_derived_features
+from signal_pipeline.segments.eps_selection import EpsScan, graph_dbscan, scan_eps
 from signal_pipeline.segments.eps_tuning import MIN_EPS, KDistanceCurve, tune_eps
 from signal_pipeline.segments.matching import SegmentMatch, match_segments, models_comparable
 from signal_pipeline.segments.model_artifact import ClusterModel
@@ -74,6 +80,7 @@ class FitResult:
     messages: list[str] = field(default_factory=list)
     fit_rows: int = 0
     effective_min_samples: int = 0
+    eps_scan: EpsScan | None = None
 
     def noise_reasons(self) -> dict[str, int]:
         """Number of noise sessions per reason."""
@@ -89,6 +96,7 @@ class FitResult:
             "new_segment_ids": list(self.match.new_segment_ids),
             "vanished_segment_ids": list(self.match.vanished_segment_ids),
             "k_distance": None if self.k_distance is None else self.k_distance.as_metadata(),
+            "eps_scan": None if self.eps_scan is None else self.eps_scan.as_metadata(),
             "messages": list(self.messages),
         }
 
@@ -142,6 +150,7 @@ def fit_cluster_model(
     eps = config.eps if config.eps is not None else MIN_EPS
     clustering = _empty_clustering(len(config.features))
     fit_rows, effective_min_samples = 0, config.min_samples
+    eps_scan: EpsScan | None = None
     if 0 < n_finite < config.min_samples:
         messages.append(
             f"only {n_finite} usable sessions, fewer than min_samples={config.min_samples}: "
@@ -179,7 +188,7 @@ def fit_cluster_model(
                 core_labels=np.zeros(1, dtype=np.int64),
             )
         elif config.algorithm == "dbscan":
-            clustering, eps, effective_min_samples, fit_rows = _fit_dbscan(
+            clustering, eps, effective_min_samples, fit_rows, eps_scan = _fit_dbscan(
                 unique_rows, inverse, counts, eps, config, messages
             )
         else:
@@ -196,6 +205,7 @@ def fit_cluster_model(
                 clustering.core_labels,
                 eps,
                 chunk_size=config.assign_chunk_size,
+                n_jobs=config.n_jobs,
             )
         labels[finite_positions] = finite_labels
 
@@ -246,6 +256,7 @@ def fit_cluster_model(
         messages=messages,
         fit_rows=fit_rows,
         effective_min_samples=effective_min_samples,
+        eps_scan=eps_scan,
     )
 
 
@@ -278,20 +289,24 @@ def _fit_dbscan(
     eps: float,
     config: ClusterConfig,
     messages: list[str],
-) -> tuple[_Clustering, float, int, int]:
+) -> tuple[_Clustering, float, int, int, EpsScan | None]:
     """DBSCAN on weighted distinct rows, behind the neighbourhood-memory guard.
 
-    Returns the clustering (labels per original fit row), the eps and min_samples used, and the
-    number of rows DBSCAN saw. Rows the guard leaves out are labelled by nearest-core assignment.
+    Returns the clustering (labels per original fit row), the eps and min_samples used, the
+    number of rows DBSCAN saw and, for an auto eps, the eps scan around the knee
+    (`eps_selection.py`). Rows the guard leaves out are labelled by nearest-core assignment.
     """
     min_samples = config.min_samples
+    scan_factors = config.eps_scan_factors if config.eps is None else ()
+    # The scan's neighbour graph is built at its largest candidate: guard that radius.
+    radius_factor = max((*scan_factors, 1.0))
     rows, weights, row_inverse = unique_rows, counts.astype(float), inverse
     n_fit = int(counts.sum())
     keep = np.ones(len(inverse), dtype=bool)
     rng = np.random.default_rng(config.random_state)
     priority = rng.random(len(inverse))
     for _attempt in range(GUARD_MAX_ROUNDS):
-        expected_pairs = _expected_neighbor_pairs(rows, eps, config.random_state)
+        expected_pairs = _expected_neighbor_pairs(rows, eps * radius_factor, config.random_state)
         if expected_pairs <= config.max_neighbor_pairs:
             break
         fraction = float(np.sqrt(config.max_neighbor_pairs / expected_pairs))
@@ -322,17 +337,39 @@ def _fit_dbscan(
             f"DBSCAN memory guard: ~{expected_pairs:.3g} neighbour pairs expected "
             f"(limit {config.max_neighbor_pairs:.3g}); fitting on {n_fit} rows, {action}"
         )
-    model = DBSCAN(eps=eps, min_samples=min_samples).fit(rows, sample_weight=weights)
-    core_samples = rows[model.core_sample_indices_]
-    core_labels = model.labels_[model.core_sample_indices_].astype(np.int64)
-    fit_labels = np.where(row_inverse >= 0, model.labels_[np.maximum(row_inverse, 0)], -2)
+    eps_scan = None
+    if scan_factors:
+        eps_scan, edges = scan_eps(
+            rows,
+            weights,
+            row_inverse[row_inverse >= 0],
+            eps,
+            min_samples,
+            factors=scan_factors,
+            score_sample=config.eps_scan_sample,
+            random_state=config.random_state,
+        )
+        knee_eps, eps = eps, eps_scan.eps
+        messages.append(
+            f"eps chosen by the noise-penalised silhouette scan around the knee ({knee_eps:.4g}):"
+            f" {eps:.4g} (factor {eps_scan.candidates[eps_scan.chosen].factor:g})"
+        )
+        found = graph_dbscan(edges, eps, min_samples, weights)
+        del edges
+        row_labels, core_index = found.labels, np.flatnonzero(found.is_core)
+    else:
+        model = DBSCAN(eps=eps, min_samples=min_samples).fit(rows, sample_weight=weights)
+        row_labels, core_index = model.labels_, model.core_sample_indices_
+    core_samples = rows[core_index]
+    core_labels = row_labels[core_index].astype(np.int64)
+    fit_labels = np.where(row_inverse >= 0, row_labels[np.maximum(row_inverse, 0)], -2)
     dropped = fit_labels == -2
     if dropped.any():
         fit_labels[dropped] = nearest_core_clusters(
             unique_rows[inverse[dropped]], core_samples, core_labels, eps
         )
     clustering = _Clustering(fit_labels.astype(np.int64), core_samples, core_labels)
-    return clustering, eps, min_samples, n_fit
+    return clustering, eps, min_samples, n_fit, eps_scan
 
 
 def _expected_neighbor_pairs(rows: np.ndarray, eps: float, random_state: int) -> float:
@@ -432,6 +469,9 @@ def _params(config: ClusterConfig, eps: float, effective_min_samples: int) -> di
         "min_cluster_size": config.min_cluster_size,
         "max_fit_sessions": config.max_fit_sessions,
         "max_neighbor_pairs": config.max_neighbor_pairs,
+        "eps_scan_factors": list(config.eps_scan_factors),
+        "eps_scan_sample": config.eps_scan_sample,
+        "k_distance_max_queries": config.k_distance_max_queries,
         "match_cutoff": config.match_cutoff,
         "random_state": config.random_state,
     }

@@ -18,7 +18,12 @@ marks computed over *all* sessions:
   1.5× the all-session share (≈15 %);
 - `ux_review` (segment B): the segment's share of low-urgency rapid bounces is at least 1.5× the
   all-session share *and* at least half of the segment;
-- both qualify: the larger lift wins; neither: `none`.
+- both qualify: the larger lift wins; neither: `none`;
+- the noise segment is never flagged (`none`): it is what no pattern describes, so there is no
+  common content or UX cause to act on; its rates stay in the row for inspection.
+
+Columns (`PROFILE_HEAD_COLUMNS`, then `mean_<f>` and `median_<f>` of every numeric feature f,
+then `PROFILE_TAIL_COLUMNS`); an empty input gives an empty frame with the head and tail columns.
 """
 
 from __future__ import annotations
@@ -36,6 +41,29 @@ FLAG_CONTENT_REINFORCEMENT = "content_reinforcement"
 FLAG_UX_REVIEW = "ux_review"
 FLAG_NONE = "none"
 NULL_CATEGORY = "(none)"
+PROFILE_HEAD_COLUMNS: dict[str, str] = {
+    "segment_id": "object",
+    "segment_name": "object",
+    "sessions": "int64",
+    "share": "float64",
+    "avg_dwell_per_page_s": "float64",
+    "avg_scroll_depth_pct": "float64",
+    "cta_ctr": "float64",
+    "conversion_rate": "float64",
+    "conversion_lift": "float64",
+}
+PROFILE_TAIL_COLUMNS: dict[str, str] = {
+    "urgency_p25": "float64",
+    "urgency_p50": "float64",
+    "urgency_p75": "float64",
+    "device_mix": "object",
+    "campaign_mix": "object",
+    "top_urgency_rate": "float64",
+    "top_urgency_lift": "float64",
+    "low_urgency_bounce_rate": "float64",
+    "low_urgency_bounce_lift": "float64",
+    "action_flag": "object",
+}
 IDENTITY_COLUMNS = ("session_id", "person_id", "session_start", "session_date")
 ASSIGNMENT_ONLY_COLUMNS = ("cluster", "is_noise")
 
@@ -192,13 +220,20 @@ def profile_segments(
                 "top_urgency_lift": top_lift,
                 "low_urgency_bounce_rate": bounce_rate,
                 "low_urgency_bounce_lift": bounce_lift,
-                "action_flag": action_flag(top_lift, bounce_lift, bounce_rate, rules),
+                "action_flag": FLAG_NONE
+                if segment_id == NOISE_SEGMENT_ID
+                else action_flag(top_lift, bounce_lift, bounce_rate, rules),
             }
         )
         rows.append(row)
     profiles = pd.DataFrame(rows)
     if profiles.empty:
-        return pd.DataFrame(columns=["segment_id", "segment_name", "sessions", "share"])
+        empty = {**PROFILE_HEAD_COLUMNS, **PROFILE_TAIL_COLUMNS}
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in empty.items()})
+    feature_columns = [c for c in profiles.columns if c.startswith(("mean_", "median_"))]
+    profiles = profiles.reindex(
+        columns=[*PROFILE_HEAD_COLUMNS, *feature_columns, *PROFILE_TAIL_COLUMNS]
+    )
     order = profiles.assign(_noise=profiles["segment_id"] == NOISE_SEGMENT_ID).sort_values(
         ["_noise", "sessions", "segment_id"], ascending=[True, False, True], kind="stable"
     )

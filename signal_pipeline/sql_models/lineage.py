@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.lineage import Node
 from sqlglot.lineage import lineage as sqlglot_lineage
 
-from signal_pipeline.sql_models.catalog import SQL_DIALECT, SqlModel
+from signal_pipeline.sql_models.catalog import RUNTIME_TABLES, SQL_DIALECT, SqlModel
 
 Schema = Mapping[str, Mapping[str, str]]
+
+
+def _upstream_columns(node: Node, schema: Schema) -> list[tuple[str, str]]:
+    deps: set[tuple[str, str]] = set()
+    for leaf in node.walk():
+        if isinstance(leaf.expression, exp.Table):
+            table = leaf.expression.name
+            if table in schema and table not in RUNTIME_TABLES:
+                deps.add((table, leaf.name.split(".")[-1]))
+    return sorted(deps)
 
 
 def column_lineage(
@@ -19,23 +30,19 @@ def column_lineage(
     """For every output column, the (upstream table, column) pairs it is computed from.
 
     ``schema`` maps each upstream table to its columns and types (from DuckDB at run time), so
-    ``SELECT *`` expands correctly. Columns whose lineage sqlglot cannot resolve map to ``[]``.
+    ``SELECT *`` expands correctly. The query is qualified once and every column's graph is built
+    in one sqlglot pass with a shared cache (well under a second for the largest model).
+    Columns whose lineage sqlglot cannot resolve map to ``[]``.
     """
-    tree = sqlglot.parse_one(model.sql, read=SQL_DIALECT)
-    result: dict[str, list[tuple[str, str]]] = {}
     plain_schema = {t: dict(cols) for t, cols in schema.items()}
-    for column in output_columns:
-        deps: set[tuple[str, str]] = set()
-        try:
-            node = sqlglot_lineage(column, tree, schema=plain_schema, dialect=SQL_DIALECT)
-        except Exception:  # sqlglot raises plain exceptions for unresolvable columns
-            result[column] = []
-            continue
-        for leaf in node.walk():
-            if isinstance(leaf.expression, exp.Table):
-                table = leaf.expression.name
-                up_column = leaf.name.split(".")[-1]
-                if table in schema and table != "model_params":
-                    deps.add((table, up_column))
-        result[column] = sorted(deps)
-    return result
+    try:
+        nodes = sqlglot_lineage(
+            None, model.sql, schema=plain_schema, dialect=SQL_DIALECT, trim_selects=False
+        )
+    except SqlglotError:
+        nodes = {}
+    assert isinstance(nodes, dict)
+    return {
+        column: _upstream_columns(nodes[column], schema) if column in nodes else []
+        for column in output_columns
+    }

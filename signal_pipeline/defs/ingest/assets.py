@@ -1,10 +1,11 @@
 """Ingest: source files → ``staged_events`` + ``quarantined_events`` → daily ``raw_events``."""
 
 import glob
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from pydantic import Field
 
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
@@ -90,9 +91,11 @@ def ingested_events(
     duckdb: WarehouseResource,
     event_source: EventSourceResource,
 ):
-    """Parse, validate and de-duplicate the source files (auto-detected formats)."""
-    from datetime import timedelta
+    """Parse, validate and de-duplicate the source files (auto-detected formats).
 
+    Metadata on every run reconciles: lines read = landed + duplicates + quarantined, per file
+    and overall, with the quarantine counts by reason.
+    """
     settings = IngestSettings(
         format=event_source.format,
         max_line_bytes=config.max_line_bytes,
@@ -113,6 +116,7 @@ def ingested_events(
         ),
         "reconciliation": dg.MetadataValue.md(reconciliation_markdown(report)),
         "formats": dg.MetadataValue.json(report.formats),
+        "quarantined_by_reason": dg.MetadataValue.json(report.quarantined_by_reason),
     }
     context.log.info(
         "read %d lines: %d landed, %d duplicates, %d quarantined",
@@ -131,6 +135,58 @@ def ingested_events(
     )
 
 
+class RawEventsConfig(dg.Config):
+    """How a ``raw_events`` materialization treats the days before its partition window."""
+
+    lookback_days: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Also land late events of the N days before the partition window: staged events of "
+            "those days whose event_id is not in raw_events yet are added (nothing is removed)."
+        ),
+    )
+
+
+def land_window(
+    con: duckdb.DuckDBPyConnection, first: date, end: date, lookback_days: int
+) -> dict[str, int]:
+    """Replace ``raw_events`` rows of ``[first, end)`` with the staged rows of those days and add
+    late staged events of the ``lookback_days`` days before ``first``, in one transaction.
+
+    Returns ``replaced_rows`` (rows removed from the window), ``landed_rows`` (window rows
+    written) and ``late_events_landed`` (lookback rows added).
+    """
+    con.execute(f"CREATE TABLE IF NOT EXISTS raw_events ({RAW_EVENT_COLUMNS_DDL})")
+    window = [first, end]
+    lookback = [first - timedelta(days=lookback_days), first]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        replaced = con.execute(
+            "DELETE FROM raw_events WHERE event_date >= ? AND event_date < ?", window
+        ).fetchall()[0][0]
+        landed = con.execute(
+            "INSERT INTO raw_events SELECT * FROM staged_events "
+            "WHERE event_date >= ? AND event_date < ?",
+            window,
+        ).fetchall()[0][0]
+        late = 0
+        if lookback_days:
+            late = con.execute(
+                """INSERT INTO raw_events
+                   SELECT s.* FROM staged_events s
+                   ANTI JOIN (SELECT event_id FROM raw_events
+                              WHERE event_date >= ? AND event_date < ?) r USING (event_id)
+                   WHERE s.event_date >= ? AND s.event_date < ?""",
+                lookback + lookback,
+            ).fetchall()[0][0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"replaced_rows": replaced, "landed_rows": landed, "late_events_landed": late}
+
+
 def raw_events_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     """``raw_events``, daily-partitioned on UTC event date."""
 
@@ -144,34 +200,26 @@ def raw_events_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
         owners=["team:data-engineering"],
         pool="duckdb",
     )
-    def raw_events(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
+    def raw_events(
+        context: dg.AssetExecutionContext, config: RawEventsConfig, duckdb: WarehouseResource
+    ):
         """Landed events, one daily partition per UTC event date.
 
         Materializing a partition (or a range, in one run) replaces exactly those days with the
         staged rows of the same days, in one transaction: the same input gives the same table.
+        An event lands in the partition of its own event time, however late it arrives; with
+        ``lookback_days`` the run also adds the late events of the N days before its window.
         """
         window = context.partition_time_window
         first, end = window.start.date(), window.end.date()
         with duckdb.get_connection() as con:
-            con.execute(f"CREATE TABLE IF NOT EXISTS raw_events ({RAW_EVENT_COLUMNS_DDL})")
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(
-                    "DELETE FROM raw_events WHERE event_date >= ? AND event_date < ?", [first, end]
-                )
-                con.execute(
-                    "INSERT INTO raw_events SELECT * FROM staged_events "
-                    "WHERE event_date >= ? AND event_date < ?",
-                    [first, end],
-                )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            counts = land_window(con, first, end, config.lookback_days)
             metadata = table_metadata(
                 con, "raw_events", where="event_date >= ? AND event_date < ?", params=[first, end]
             )
         metadata["partition_days"] = dg.MetadataValue.int((end - first).days)
+        metadata["lookback_days"] = dg.MetadataValue.int(config.lookback_days)
+        metadata.update({key: dg.MetadataValue.int(value) for key, value in counts.items()})
         return dg.MaterializeResult(metadata=metadata)
 
     return raw_events

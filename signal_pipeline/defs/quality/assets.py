@@ -1,10 +1,16 @@
 """Bot detection: every session flagged with reasons; nothing is deleted."""
 
+from typing import Any
+
 import dagster as dg
+import duckdb
+import pandas as pd
 from pydantic import Field
 
 from signal_pipeline.bots import BotThresholds, flag_bot_sessions
-from signal_pipeline.metadata import markdown_table, table_metadata
+from signal_pipeline.bots.ground_truth import bot_detection_quality, read_bot_labels
+from signal_pipeline.bots.reason_report import reason_bars_markdown, reason_chart_markdown
+from signal_pipeline.metadata import table_metadata
 from signal_pipeline.resources import WarehouseResource
 
 
@@ -71,19 +77,39 @@ class BotDetectionConfig(dg.Config):
         description="IsolationForest contamination (expected share of anomalous sessions).",
     )
     random_state: int = Field(default=BotThresholds.random_state, description="Seed.")
+    labels_path: str | None = Field(
+        default=None,
+        description=(
+            "Optional ground-truth labels CSV (session_id, is_bot, bot_kind; e.g. the "
+            "simulator's labels.csv): when given, precision, recall, false-positive rate and "
+            "recall per bot kind are recorded in the metadata. Not used for flagging."
+        ),
+    )
 
     def to_thresholds(self) -> BotThresholds:
         """The plain thresholds object the detector takes."""
         return BotThresholds.from_mapping(self.model_dump())
 
 
-def reason_bars_markdown(counts: dict[str, int], total: int) -> str:
-    """Bot reasons as a markdown table with text bars."""
-    rows = []
-    for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        share = n / total if total else 0.0
-        rows.append([reason, n, f"{100 * share:.1f} %", "█" * max(1, round(40 * share))])
-    return markdown_table(["reason", "sessions", "share of sessions", ""], rows)
+def ground_truth_metadata(
+    con: duckdb.DuckDBPyConnection, flags: pd.DataFrame, labels_path: str
+) -> dict[str, Any]:
+    """Quality of ``flags`` against the labels at ``labels_path``, as materialization metadata."""
+    identity = con.execute(
+        "SELECT session_id, anonymous_id, session_start FROM session_metrics"
+    ).df()
+    quality = bot_detection_quality(
+        flags.merge(identity, on="session_id", how="left"), read_bot_labels(labels_path)
+    )
+    return {
+        "bot_precision": dg.MetadataValue.float(quality.precision),
+        "bot_recall": dg.MetadataValue.float(quality.recall),
+        "human_false_positive_rate": dg.MetadataValue.float(quality.false_positive_rate),
+        "bot_recall_by_kind": dg.MetadataValue.json(quality.recall_by_kind),
+        "ground_truth": dg.MetadataValue.json(quality.to_dict()),
+        "ground_truth_summary": dg.MetadataValue.md(quality.to_markdown()),
+        "labels_path": dg.MetadataValue.path(labels_path),
+    }
 
 
 @dg.asset(
@@ -100,6 +126,8 @@ def session_bot_flags(
 
     Rules: too short, click rate, rapid-click pattern, too few distinct interactions, crawler user
     agent, unnatural pointer path; an IsolationForest scores every session's behaviour.
+    Metadata: sessions per reason (table and bar chart) and the thresholds used; with
+    `labels_path`, precision / recall / false-positive rate against those labels.
     """
     thresholds = config.to_thresholds()
     with duckdb.get_connection() as con:
@@ -121,6 +149,8 @@ def session_bot_flags(
             ).fetchall()
         )
         metadata = table_metadata(con, "session_bot_flags")
+        if config.labels_path:
+            metadata.update(ground_truth_metadata(con, flags, config.labels_path))
     total = len(flags)
     bots = int(flags["is_bot"].sum()) if total else 0
     context.log.info("%d of %d sessions flagged as bots", bots, total)
@@ -129,6 +159,7 @@ def session_bot_flags(
             "bot_sessions": dg.MetadataValue.int(bots),
             "bot_share": dg.MetadataValue.float(bots / total if total else 0.0),
             "bot_reasons": dg.MetadataValue.md(reason_bars_markdown(reasons, total)),
+            "bot_reasons_chart": dg.MetadataValue.md(reason_chart_markdown(reasons, total)),
             "thresholds": dg.MetadataValue.json(thresholds.to_dict()),
         }
     )

@@ -11,6 +11,20 @@ from signal_pipeline.sql_models.lineage import column_lineage
 #: Tables that Python assets produce and SQL models may read.
 PYTHON_ASSET_TABLES = ("raw_events", "session_bot_flags")
 
+#: Of those, the daily-partitioned ones. Every SQL model is a full refresh: it reads all of their
+#: partitions (sessions cross midnight), so it depends on every partition and is rebuilt whole.
+PARTITIONED_TABLES = frozenset({"raw_events"})
+
+
+def upstream_deps(model: SqlModel) -> list[dg.AssetDep]:
+    """The model's upstream assets; a partitioned input is read whole (all partitions)."""
+    return [
+        dg.AssetDep(table, partition_mapping=dg.AllPartitionMapping())
+        if table in PARTITIONED_TABLES
+        else dg.AssetDep(table)
+        for table in model.upstream
+    ]
+
 
 class SqlModelConfig(dg.Config):
     """Run-time constants the SQL models read from the one-row table ``model_params``."""
@@ -58,7 +72,7 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=model.name,
-        deps=[dg.AssetKey(table) for table in model.upstream],
+        deps=upstream_deps(model),
         group_name=model.group,
         description=model.description,
         kinds={"duckdb", "sql"},

@@ -1,0 +1,36 @@
+"""The HTML segment report, written next to the database for people who don't open Dagster."""
+
+import dagster as dg
+
+from signal_pipeline.resources import WarehouseResource
+
+REPORT_NAME = "segment_report.html"
+
+
+@dg.asset(
+    group_name="segments",
+    deps=["segment_profiles", "session_segments", "drift_statistics", "sessions"],
+    kinds={"html", "duckdb"},
+    owners=["team:data-science"],
+    pool="duckdb",
+)
+def segment_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
+    """A self-contained HTML report for marketing: the segment table in the reference shape
+    (pattern, avg dwell, scroll depth, CTA CTR, conversion vs average), per-segment feature
+    profiles, a 2-D map of sessions by segment, the bot summary, drift status and what changed
+    since the last cluster version. Charts are inline SVG: no network is needed to view it.
+    Written to `reports/segment_report.html` beside the database file."""
+    from signal_pipeline.report import write_report  # charts stack loads only when used
+
+    out = duckdb.path.parent / "reports" / REPORT_NAME
+    with duckdb.get_connection() as con:
+        summary = write_report(con, out, duckdb.path)
+    context.log.info("wrote %s (%d bytes)", summary.path, summary.bytes)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(summary.path)),
+            "segments": dg.MetadataValue.int(summary.segments),
+            "charts": dg.MetadataValue.int(summary.charts),
+            "bytes": dg.MetadataValue.int(summary.bytes),
+        }
+    )
