@@ -6,8 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# CI replays the same examples every run (a red CI must be reproducible); locally each run
+# explores new ones. HYPOTHESIS_PROFILE=explore in CI explores too.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore")
+)
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -55,6 +55,7 @@ files = st.lists(st.lists(line, max_size=25), min_size=1, max_size=3)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files)
 @example([[b"", b"{"]])  # looked like a pretty-printed JSON document; is read as lines
+@example([[b"PAR1"]])  # Parquet magic in a .jsonl file: still JSON lines, quarantined
 def test_no_generated_line_is_lost(file_lines: list[list[bytes]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"

@@ -73,7 +73,7 @@ def _hidden(relative: Path) -> bool:
 def detect_format(path: Path, forced_family: str = "auto") -> SourceFile:
     """Detect the container from the first bytes and the family from the first records.
 
-    Parquet by magic bytes or suffix; a JSON array or ``{"batch": [...]}`` document; JSON lines;
+    Parquet by suffix, or by magic bytes unless the suffix names a text format; a JSON array or ``{"batch": [...]}`` document; JSON lines;
     otherwise delimited text (a Snowplow enriched TSV has no header and 100+ tab-separated
     fields). ``forced_family`` overrides the family (the container is still detected).
     """
@@ -85,8 +85,14 @@ def detect_format(path: Path, forced_family: str = "auto") -> SourceFile:
     return SourceFile(path=path, family=family, container=container)
 
 
+#: Suffixes that name a text format: such a file is read as text even when its bytes happen to
+#: start with Parquet's magic number (its lines are then judged, and quarantined, one by one).
+TEXT_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt", ".log"})
+
+
 def _sniff(path: Path, head: bytes) -> tuple[str, str]:
-    if head.startswith(b"PAR1") or path.suffix.lower() == ".parquet":
+    suffix = path.suffix.lower()
+    if suffix == ".parquet" or (head.startswith(b"PAR1") and suffix not in TEXT_SUFFIXES):
         return "parquet", "native"  # the family of a Parquet file is decided from its columns
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     stripped = text.lstrip()
