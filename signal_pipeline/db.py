@@ -93,6 +93,17 @@ def open_db(
         con.close()
 
 
+def parse_sql_json(sql: str) -> str:
+    """DuckDB's own parse of ``sql`` as JSON (``json_serialize_sql``), on a private in-memory
+    connection that touches no file: used to check SQL models' syntax at definition load."""
+    parser = duckdb.connect(":memory:", config=_base_config(None, 1))
+    try:
+        rows = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
+    finally:
+        parser.close()
+    return str(rows[0][0]) if rows else "{}"
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """True when ``table`` exists in the main schema."""
     rows = con.execute(

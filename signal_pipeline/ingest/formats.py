@@ -73,9 +73,10 @@ def _hidden(relative: Path) -> bool:
 def detect_format(path: Path, forced_family: str = "auto") -> SourceFile:
     """Detect the container from the first bytes and the family from the first records.
 
-    Parquet by suffix, or by magic bytes unless the suffix names a text format; a JSON array or ``{"batch": [...]}`` document; JSON lines;
-    otherwise delimited text (a Snowplow enriched TSV has no header and 100+ tab-separated
-    fields). ``forced_family`` overrides the family (the container is still detected).
+    Parquet by suffix, or by magic bytes unless the suffix names a text format; a JSON array or
+    ``{"batch": [...]}`` document; JSON lines; otherwise delimited text (a Snowplow enriched TSV
+    has no header and 100+ tab-separated fields). ``forced_family`` overrides the family (the
+    container is still detected).
     """
     with path.open("rb") as handle:
         head = handle.read(_PEEK_BYTES)

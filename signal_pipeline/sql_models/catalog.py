@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-import duckdb
 import orjson
 import sqlglot
 from sqlglot import exp
+
+from signal_pipeline.db import parse_sql_json
 
 #: Tables the runner provides to every model for its run (not assets): one row of parameters.
 RUNTIME_TABLES = frozenset({"model_params"})
@@ -82,12 +83,7 @@ def _line_of(sql: str, name: str) -> int:
 
 def check_duckdb_syntax(sql: str, path: Path) -> None:
     """Parse ``sql`` with DuckDB's own parser (no tables needed); raise naming file and line."""
-    parser = duckdb.connect()  # a private in-memory parser, never shared
-    try:
-        row = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-    finally:
-        parser.close()
-    result = orjson.loads(row[0]) if row else {}
+    result = orjson.loads(parse_sql_json(sql))
     if result.get("error"):
         position = int(result.get("position") or 0)
         line = sql.count("\n", 0, position) + 1
