@@ -2,59 +2,13 @@
 
 from __future__ import annotations
 
-EVENT_TYPES: tuple[str, ...] = (
-    "page_view",
-    "page_ping",
-    "scroll",
-    "click",
-    "hover",
-    "cta_click",
-    "comparison_view",
-    "video_play",
-    "form_interaction",
-    "add_to_cart",
-    "purchase",
-    "other",
-)
+from signal_pipeline import schema
 
-PAGE_TYPES: tuple[str, ...] = (
-    "specs",
-    "pricing",
-    "comparison",
-    "product",
-    "home",
-    "checkout",
-    "other",
-)
-
-# staged_events, in contract order: (column, DuckDB type).
-STAGED_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("event_id", "VARCHAR"),
-    ("ts", "TIMESTAMP"),
-    ("event_date", "DATE"),
-    ("event_type", "VARCHAR"),
-    ("event_name", "VARCHAR"),
-    ("anonymous_id", "VARCHAR"),
-    ("user_id", "VARCHAR"),
-    ("session_id", "VARCHAR"),
-    ("page_url", "VARCHAR"),
-    ("page_type", "VARCHAR"),
-    ("page_view_id", "VARCHAR"),
-    ("element", "VARCHAR"),
-    ("scroll_depth_pct", "DOUBLE"),
-    ("hover_ms", "DOUBLE"),
-    ("x", "DOUBLE"),
-    ("y", "DOUBLE"),
-    ("user_agent", "VARCHAR"),
-    ("device_type", "VARCHAR"),
-    ("campaign", "VARCHAR"),
-    ("experiment", "VARCHAR"),
-    ("variant", "VARCHAR"),
-    ("revenue", "DOUBLE"),
-    ("source_format", "VARCHAR"),
-    ("source_file", "VARCHAR"),
-    ("source_line", "BIGINT"),
-)
+# The canonical event types, page types and landed-table columns have one definition, in
+# signal_pipeline.schema; staged_events has exactly the raw_events columns.
+EVENT_TYPES = schema.EVENT_TYPES
+PAGE_TYPES = schema.PAGE_TYPES
+STAGED_EVENT_COLUMNS: tuple[tuple[str, str], ...] = schema.RAW_EVENT_COLUMNS
 
 QUARANTINED_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_file", "VARCHAR"),
