@@ -104,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=say,
         log_level="DEBUG" if args.verbose else "INFO" if args.log else "WARNING",
         labels=Path(args.labels) if args.labels else None,
+        events_format=args.format,
     )
     lines = [f"materialized every asset into {summary.database}"]
     lines += [f"  {table:<20} {rows:>10,} rows" for table, rows in summary.table_rows.items()]
@@ -206,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="ingest files and materialize every asset")
     run.add_argument("--events", nargs="+", required=True, help="event files, folders or globs")
     run.add_argument("--db", default=DEFAULT_DB, help="DuckDB file (created if missing)")
+    run.add_argument(
+        "--format",
+        choices=["auto", "native", "snowplow", "segment"],
+        default="auto",
+        help="source format of every file (default: detected per file)",
+    )
     run.add_argument("--artifacts", default=None, help="model folder (default: beside --db)")
     run.add_argument(
         "--labels",

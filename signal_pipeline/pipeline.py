@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from signal_pipeline import db
-from signal_pipeline.settings import ENV_ARTIFACTS, ENV_DB, ENV_EVENTS
+from signal_pipeline.settings import ENV_ARTIFACTS, ENV_DB, ENV_EVENTS, ENV_FORMAT
 
 
 class PipelineRunError(RuntimeError):
@@ -44,8 +44,11 @@ SUMMARY_TABLES = (
 )
 
 
-def load_definitions(database: Path, events: Sequence[str], artifacts: Path) -> dg.Definitions:
+def load_definitions(
+    database: Path, events: Sequence[str], artifacts: Path, events_format: str = "auto"
+) -> dg.Definitions:
     """The project's definitions with resources pointed at these paths."""
+    os.environ[ENV_FORMAT] = events_format
     os.environ[ENV_DB] = str(database)
     os.environ[ENV_EVENTS] = os.pathsep.join(str(Path(p).resolve()) for p in events)
     os.environ[ENV_ARTIFACTS] = str(artifacts)
@@ -104,6 +107,7 @@ def run_pipeline(
     progress: Callable[[str], None] | None = None,
     log_level: str = "WARNING",
     labels: Path | None = None,
+    events_format: str = "auto",
 ) -> PipelineRunSummary:
     """Ingest ``events`` into ``database`` and materialize every asset downstream of them.
 
@@ -114,7 +118,7 @@ def run_pipeline(
     database = database.expanduser().resolve()
     artifacts = (artifacts or database.parent / "models").expanduser().resolve()
     say = progress or (lambda _msg: None)
-    definitions = load_definitions(database, events, artifacts)
+    definitions = load_definitions(database, events, artifacts, events_format)
     instance = _instance()
     summary = PipelineRunSummary(database=database)
     say("ingesting event files")

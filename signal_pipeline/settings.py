@@ -12,6 +12,7 @@ ENV_DB = "SIGNAL_PIPELINE_DB"
 ENV_EVENTS = "SIGNAL_PIPELINE_EVENTS"
 ENV_ARTIFACTS = "SIGNAL_PIPELINE_ARTIFACTS"
 ENV_PARTITION_START = "SIGNAL_PIPELINE_PARTITION_START"
+ENV_FORMAT = "SIGNAL_PIPELINE_FORMAT"
 
 DEFAULT_PARTITION_START = "2020-01-01"
 
@@ -23,6 +24,7 @@ class PipelinePaths:
     database: Path
     events: tuple[Path, ...]
     artifacts: Path
+    events_format: str = "auto"
 
 
 def resolve_paths() -> PipelinePaths:
@@ -39,6 +41,7 @@ def resolve_paths() -> PipelinePaths:
             if p
         ),
         artifacts=Path(os.environ.get(ENV_ARTIFACTS, data / "models")).expanduser().resolve(),
+        events_format=os.environ.get(ENV_FORMAT, "auto"),
     )
 
 

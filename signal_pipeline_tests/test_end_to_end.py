@@ -126,3 +126,24 @@ def test_make_demo_runs_on_a_small_sample(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "segment_name" in result.stdout
     assert (tmp_path / "demo.duckdb").exists()
+
+
+def test_snowplow_events_run_end_to_end_with_a_forced_format(tmp_path: Path) -> None:
+    from signal_pipeline_tests.conftest import SHARED_FIXTURES
+
+    source = SHARED_FIXTURES / "snowplow" / "source" / "snowplow_web_events.csv"
+    database = tmp_path / "snowplow.duckdb"
+    code = main(
+        ["run", "--events", str(source), "--db", str(database), "--format", "snowplow", "--quiet"]
+    )
+    assert code == 0
+    assert count(database, "SELECT count(*) FROM raw_events") == 157
+    assert count(database, "SELECT count(DISTINCT source_format) FROM raw_events") == 1
+    reasons = count(
+        database,
+        "SELECT count(*) FROM quarantined_events WHERE reason = 'conflicting_duplicate'",
+    )
+    assert reasons == count(database, "SELECT count(*) FROM quarantined_events") == 3
+    features = count(database, "SELECT count(*) FROM session_features")
+    assert features > 0
+    assert count(database, "SELECT count(*) FROM session_segments") == features

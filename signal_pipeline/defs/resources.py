@@ -14,13 +14,16 @@ from signal_pipeline.settings import resolve_paths
 def resources() -> dg.Definitions:
     """``duckdb`` (the warehouse file), ``event_source`` and ``artifacts``.
 
-    Override with SIGNAL_PIPELINE_DB, SIGNAL_PIPELINE_EVENTS and SIGNAL_PIPELINE_ARTIFACTS.
+    Override with SIGNAL_PIPELINE_DB, SIGNAL_PIPELINE_EVENTS (and SIGNAL_PIPELINE_FORMAT) and
+    SIGNAL_PIPELINE_ARTIFACTS.
     """
     paths = resolve_paths()
     return dg.Definitions(
         resources={
             "duckdb": WarehouseResource(database=str(paths.database)),
-            "event_source": EventSourceResource(paths=[str(p) for p in paths.events]),
+            "event_source": EventSourceResource(
+                paths=[str(p) for p in paths.events], format=paths.events_format
+            ),
             "artifacts": ArtifactStoreResource(directory=str(paths.artifacts)),
         }
     )
