@@ -30,7 +30,14 @@ EXPECTED_GRAPH: dict[str, set[str]] = {
     "session_segments": {"cluster_model", "session_features"},
     "segment_profiles": {"session_segments", "session_features"},
     "drift_statistics": {"session_features", "cluster_model"},
-    "segment_report": {"segment_profiles", "session_segments", "drift_statistics", "sessions"},
+    "segment_report": {
+        "segment_profiles",
+        "session_segments",
+        "drift_statistics",
+        "sessions",
+        "page_views",
+        "sessionized_events",
+    },
 }
 
 

@@ -52,3 +52,28 @@ def test_report_on_an_empty_database_says_what_is_missing(tmp_path: Path, capsys
     assert main(["report", "--db", str(database), "--out", str(out), "--quiet"]) == 0
     page = out.read_text(encoding="utf-8")
     assert "Not yet materialized" in page and "segment_profiles" in page
+
+
+def test_interaction_density_and_charts_for_metadata(report_db: Path) -> None:
+    from signal_pipeline.db import open_db
+    from signal_pipeline.report.attention import density_heatmap_markdown, interaction_density
+    from signal_pipeline.segments.projection import segment_scatter_markdown
+
+    with open_db(report_db, read_only=True) as con:
+        density = interaction_density(con)
+        named = con.execute(
+            "SELECT f.*, s.segment_name FROM session_features f JOIN session_segments s "
+            "USING (session_id)"
+        ).df()
+    assert not density.empty
+    expected = 100.0 * (density["hovers"] + density["clicks"]) / density["page_views"]
+    assert (density["per_100_page_views"] - expected).abs().max() < 1e-9
+    assert {"pricing", "specs"} <= set(density["page_type"])
+    heatmap = density_heatmap_markdown(density)
+    assert heatmap is not None and heatmap.startswith(
+        "![interaction density heatmap](data:image/png"
+    )
+    scatter = segment_scatter_markdown(named)
+    assert scatter is not None and "data:image/png;base64," in scatter
+    assert segment_scatter_markdown(named.head(2)) is None
+    assert density_heatmap_markdown(density.head(0)) is None

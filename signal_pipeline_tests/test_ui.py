@@ -50,6 +50,39 @@ def graphql(url: str, query: str, variables: dict | None = None) -> dict:
     return payload["data"]
 
 
+def start_webserver(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, str]:
+    """A dagster-webserver on a free loopback port; returns the process and its URL once up."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            *extra,
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/server_info", timeout=5)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+            time.sleep(1)
+    proc.terminate()
+    raise TimeoutError("webserver did not start")
+
+
 @pytest.fixture(scope="module")
 def webserver(
     simulated_small: Path, tmp_path_factory: pytest.TempPathFactory
@@ -77,35 +110,8 @@ def webserver(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster-webserver"),
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_webserver(env)
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=5)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
-                time.sleep(1)
-        else:
-            raise TimeoutError("webserver did not start")
         yield url, env
     finally:
         proc.terminate()
@@ -120,6 +126,7 @@ mutation($params: ExecutionParams!) {
     __typename
     ... on LaunchRunSuccess { run { runId } }
     ... on PythonError { message }
+    ... on UnauthorizedError { message }
     ... on RunConfigValidationInvalid { errors { message } }
   }
 }
@@ -128,6 +135,29 @@ mutation($params: ExecutionParams!) {
 RUN_STATUS = """
 query($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
 """
+
+
+JOB_PARAMS = {
+    "selector": {
+        "repositoryLocationName": "signal_pipeline",
+        "repositoryName": "__repository__",
+        "pipelineName": "ingest_job",
+    },
+    "runConfigData": {},
+    "mode": "default",
+}
+
+
+def test_read_only_webserver_refuses_to_launch_runs(webserver) -> None:
+    _, env = webserver
+    proc, url = start_webserver(env, "--read-only")
+    try:
+        assert graphql(url, ASSETS_QUERY)["assetNodes"]  # viewers can still look
+        launched = graphql(url, LAUNCH, {"params": JOB_PARAMS})["launchPipelineExecution"]
+        assert launched["__typename"] == "UnauthorizedError", launched
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_graphql_serves_the_asset_graph_and_runs_a_job(webserver) -> None:
@@ -145,16 +175,7 @@ def test_graphql_serves_the_asset_graph_and_runs_a_job(webserver) -> None:
     assert {"validated_sessions"} == {
         "/".join(d["path"]) for d in graph["session_features"]["dependencyKeys"]
     }
-    params = {
-        "selector": {
-            "repositoryLocationName": "signal_pipeline",
-            "repositoryName": "__repository__",
-            "pipelineName": "ingest_job",
-        },
-        "runConfigData": {},
-        "mode": "default",
-    }
-    launched = graphql(url, LAUNCH, {"params": params})["launchPipelineExecution"]
+    launched = graphql(url, LAUNCH, {"params": JOB_PARAMS})["launchPipelineExecution"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     status = None

@@ -6,6 +6,7 @@ import pandas as pd
 import vl_convert
 
 from signal_pipeline.report.data import PROFILE_FEATURES
+from signal_pipeline.segments.projection import projection
 
 WIDTH = 640
 
@@ -27,24 +28,6 @@ def segment_sizes(profiles: pd.DataFrame) -> alt.Chart:
             tooltip=["segment_name", "sessions", alt.Tooltip("share:Q", format=".1%")],
         )
         .properties(width=WIDTH, height=max(80, 26 * len(profiles)))
-    )
-
-
-def projection(scatter: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """2-D PCA projection of standardized features (columns pc1, pc2, segment_name)."""
-    from sklearn.decomposition import PCA  # imported lazily: heavy, and only the report needs it
-
-    values = scatter[features].to_numpy(dtype=float)
-    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    spread = values.std(axis=0)
-    spread[spread == 0] = 1.0
-    scaled = (values - values.mean(axis=0)) / spread
-    n_components = min(2, scaled.shape[1], scaled.shape[0])
-    points = PCA(n_components=n_components, random_state=0).fit_transform(scaled)
-    if points.shape[1] < 2:
-        points = np.column_stack([points, np.zeros(len(points))])
-    return pd.DataFrame(
-        {"pc1": points[:, 0], "pc2": points[:, 1], "segment_name": scatter["segment_name"]}
     )
 
 

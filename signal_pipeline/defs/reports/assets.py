@@ -9,7 +9,14 @@ REPORT_NAME = "segment_report.html"
 
 @dg.asset(
     group_name="segments",
-    deps=["segment_profiles", "session_segments", "drift_statistics", "sessions"],
+    deps=[
+        "segment_profiles",
+        "session_segments",
+        "drift_statistics",
+        "sessions",
+        "page_views",
+        "sessionized_events",
+    ],
     kinds={"html", "duckdb"},
     owners=["team:data-science"],
     pool="duckdb",
@@ -19,12 +26,16 @@ def segment_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource)
     (pattern, avg dwell, scroll depth, CTA CTR, conversion vs average), per-segment feature
     profiles, a 2-D map of sessions by segment, the bot summary, drift status and what changed
     since the last cluster version. Charts are inline SVG: no network is needed to view it.
-    Written to `reports/segment_report.html` beside the database file."""
+    Written to `reports/segment_report.html` beside the database file. Its metadata also shows
+    where attention concentrates: hovers + clicks per 100 page views by page type × element."""
     from signal_pipeline.report import write_report  # charts stack loads only when used
+    from signal_pipeline.report.attention import density_heatmap_markdown, interaction_density
 
     out = duckdb.path.parent / "reports" / REPORT_NAME
     with duckdb.get_connection() as con:
         summary = write_report(con, out, duckdb.path)
+        density = interaction_density(con)
+    heatmap = density_heatmap_markdown(density)
     context.log.info("wrote %s (%d bytes)", summary.path, summary.bytes)
     return dg.MaterializeResult(
         metadata={
@@ -32,5 +43,6 @@ def segment_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource)
             "segments": dg.MetadataValue.int(summary.segments),
             "charts": dg.MetadataValue.int(summary.charts),
             "bytes": dg.MetadataValue.int(summary.bytes),
+            **({"interaction_density": dg.MetadataValue.md(heatmap)} if heatmap else {}),
         }
     )

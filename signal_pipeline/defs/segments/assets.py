@@ -35,6 +35,7 @@ from signal_pipeline.segments.config import (
 from signal_pipeline.segments.eps_tuning import KDistanceCurve
 from signal_pipeline.segments.evaluation import RECOVERY_METRICS
 from signal_pipeline.segments.persona_quality import persona_quality, read_persona_labels
+from signal_pipeline.segments.projection import segment_scatter_markdown
 from signal_pipeline.segments.registry import VersionChanges, latest_model, register_model
 from signal_pipeline.segments.scaling import missing_feature_columns
 
@@ -439,6 +440,10 @@ def session_segments(
     metadata["segment_sizes"] = dg.MetadataValue.md(
         markdown_table(["segment_id", "segment_name", "sessions"], sizes)
     )
+    named = features.merge(frame[["session_id", "segment_name"]], on="session_id", how="inner")
+    scatter = segment_scatter_markdown(named)
+    if scatter:
+        metadata["segment_scatter"] = dg.MetadataValue.md(scatter)
     return dg.MaterializeResult(metadata=metadata)
 
 
