@@ -65,6 +65,15 @@ def test_every_asset_has_a_description_group_and_kind() -> None:
         assert spec.kinds, name
 
 
+def test_every_asset_has_owners_and_a_code_reference() -> None:
+    for spec in defs().resolve_all_asset_specs():
+        name = spec.key.to_user_string()
+        assert spec.owners, name
+        references = spec.metadata.get("dagster/code_references")
+        assert references is not None and references.code_references, name
+        assert all(Path(ref.file_path).exists() for ref in references.code_references), name
+
+
 def test_raw_events_is_daily_partitioned() -> None:
     raw = defs().resolve_assets_def("raw_events")
     assert isinstance(raw.partitions_def, dg.DailyPartitionsDefinition)
