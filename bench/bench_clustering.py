@@ -78,10 +78,8 @@ def _ours(n_sessions: int, seed: int, n_jobs: int | None, queue: mp.Queue) -> No
     )
 
 
-def _sklearn(n_sessions: int, seed: int, eps: float, min_samples: int, queue: mp.Queue) -> None:
-    """Child: full sklearn DBSCAN on every scaled session; put time and peak RSS on `queue`."""
-    from sklearn.cluster import DBSCAN
-
+def _scaled_synthetic_features(n_sessions: int, seed: int) -> Any:
+    """Synthetic session features, scaled the way the default ClusterConfig scales them."""
     from signal_pipeline.segments import ClusterConfig
     from signal_pipeline.segments.scaling import feature_matrix, fit_scaler
     from signal_pipeline.segments.synthetic import synthetic_session_features
@@ -96,7 +94,14 @@ def _sklearn(n_sessions: int, seed: int, eps: float, min_samples: int, queue: mp
         feature_names=config.features,
         log_transform=config.log_transform,
     )
-    scaled = scaler.transform(values)
+    return scaler.transform(values)
+
+
+def _sklearn(n_sessions: int, seed: int, eps: float, min_samples: int, queue: mp.Queue) -> None:
+    """Child: full sklearn DBSCAN on every scaled session; put time and peak RSS on `queue`."""
+    from sklearn.cluster import DBSCAN
+
+    scaled = _scaled_synthetic_features(n_sessions, seed)
     start = time.perf_counter()
     DBSCAN(eps=eps, min_samples=min_samples).fit(scaled)
     queue.put({"fit_s": time.perf_counter() - start, "peak_rss_mb": _peak_rss_mb()})
@@ -104,23 +109,10 @@ def _sklearn(n_sessions: int, seed: int, eps: float, min_samples: int, queue: mp
 
 def _estimated_sklearn_gb(n_sessions: int, seed: int, eps: float) -> float:
     """Memory sklearn's DBSCAN would hold for its neighbourhoods, from a probe."""
-    from signal_pipeline.segments import ClusterConfig
     from signal_pipeline.segments.fit import _expected_neighbor_pairs
-    from signal_pipeline.segments.scaling import feature_matrix, fit_scaler
-    from signal_pipeline.segments.synthetic import synthetic_session_features
 
     probe_n = min(n_sessions, 20_000)
-    features, _ = synthetic_session_features(probe_n, seed=seed)
-    config = ClusterConfig()
-    matrix = feature_matrix(features, config.features)
-    values = matrix.values[matrix.finite_rows]
-    scaler, _ = fit_scaler(
-        values,
-        method=config.scaling,
-        feature_names=config.features,
-        log_transform=config.log_transform,
-    )
-    pairs_probe = _expected_neighbor_pairs(scaler.transform(values), eps, 0)
+    pairs_probe = _expected_neighbor_pairs(_scaled_synthetic_features(probe_n, seed), eps, 0)
     # Neighbourhood sizes grow linearly with N at fixed density: pairs grow with N².
     pairs = pairs_probe * (n_sessions / probe_n) ** 2
     return pairs * BYTES_PER_NEIGHBOR_PAIR_SKLEARN / 1e9

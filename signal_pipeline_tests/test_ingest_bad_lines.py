@@ -11,6 +11,7 @@ import pytest
 
 from signal_pipeline import db
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
+from signal_pipeline_tests.ingest_helpers import event
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 SETTINGS = IngestSettings(now=NOW)
@@ -21,19 +22,6 @@ STAGED_COLUMNS = [
     "revenue", "source_format", "source_file", "source_line",
 ]  # fmt: skip
 QUARANTINE_COLUMNS = ["source_file", "source_line", "source_format", "reason", "detail", "raw_line"]
-
-
-def event(**overrides: object) -> dict[str, object]:
-    """A valid canonical event, with overrides (value None drops the key)."""
-    base: dict[str, object] = {
-        "event_id": "e1",
-        "ts": "2024-05-01T10:00:00Z",
-        "event_type": "page_view",
-        "anonymous_id": "a1",
-        "page_url": "https://shop.example.com/pricing",
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def write_lines(path: Path, lines: list[str | bytes]) -> Path:

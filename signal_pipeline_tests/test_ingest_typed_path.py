@@ -17,21 +17,9 @@ import signal_pipeline.ingest.native as native
 from signal_pipeline import db
 from signal_pipeline.ingest import IngestSettings, ingest_files
 from signal_pipeline.ingest.line_index import read_raw_lines, scan_lines
+from signal_pipeline_tests.ingest_helpers import event
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def event(**overrides: object) -> dict[str, object]:
-    """A valid canonical event, with overrides (value None drops the key)."""
-    base: dict[str, object] = {
-        "event_id": "e1",
-        "ts": "2024-05-01T10:00:00Z",
-        "event_type": "page_view",
-        "anonymous_id": "a1",
-        "page_url": "https://shop.example.com/pricing",
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def dumps(**overrides: object) -> bytes:

@@ -6,22 +6,13 @@ import duckdb
 import pandas as pd
 
 from signal_pipeline.db import table_exists
+from signal_pipeline.segments.projection import SCATTER_FEATURES
 
 SCATTER_SAMPLE = 3000
 
-#: Features shown in the per-segment profile heatmap (z-scores of segment means).
-PROFILE_FEATURES = (
-    "mean_dwell_per_page_s",
-    "mean_scroll_depth_pct",
-    "mean_scroll_velocity_pct_per_s",
-    "click_frequency_per_min",
-    "hover_density_ms_per_min",
-    "pricing_hover_density_ms_per_min",
-    "comparison_views",
-    "cta_ctr",
-    "urgency_score",
-    "engagement_depth_index",
-)
+#: Features shown in the per-segment profile heatmap (z-scores of segment means): the same
+#: behavioural features as the segment scatter.
+PROFILE_FEATURES = SCATTER_FEATURES
 
 
 @dataclass
