@@ -14,7 +14,9 @@ DEMO_SEED ?= 7
 DEMO_DIR ?= data/events
 DEMO_DB ?= data/signal.duckdb
 
-.PHONY: install demo test lint ui bench clean
+RELIABILITY_DIR ?= $(CURDIR)/.reliability
+
+.PHONY: install demo test lint ui bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +36,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check signal_pipeline signal_pipeline_tests bench
 	$(BIN)/ruff format --check signal_pipeline signal_pipeline_tests bench
 
+# The fault, fuzz and hostile-input tests record what they injected; the table is printed last.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
+	rm -rf $(RELIABILITY_DIR)
+	SIGNAL_PIPELINE_RELIABILITY_DIR=$(RELIABILITY_DIR) $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
+	$(BIN)/python -m signal_pipeline.reliability.table --dir $(RELIABILITY_DIR)
+
+# Refresh the reliability tables in README.md and docs/reliability.md from the last `make test`.
+reliability: $(STAMP)
+	$(BIN)/python -m signal_pipeline.reliability.table --dir $(RELIABILITY_DIR) --write docs/reliability.md
+	$(BIN)/python -m signal_pipeline.reliability.table --dir $(RELIABILITY_DIR) --write README.md
 
 ui: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
@@ -44,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .reliability

@@ -7,12 +7,18 @@ the machine's load), prints a table and one JSON line.
 Baselines, both DuckDB ``read_json(path)`` (type inference, every field) of the same file:
 - ``read_json``: into a TEMP table (in memory, no compression): the bar the issue sets;
 - ``read_json_persistent``: into a table of the database file, like ``staged_events``.
-``--per-line`` also times ``ingest_files`` with the typed fast path off.
+``--per-line`` also times ``ingest_files`` with the typed fast path off; ``--ordinality`` also
+times it with lines numbered by ``read_json ... WITH ORDINALITY`` (single-threaded read) instead
+of by row id (parallel read), the fallback the plan check would choose; ``--max-read-bytes``
+forces big-file parts (a file over it is cut into parts of about that size).
+Besides wall time, the process CPU seconds of each side are reported: on a shared machine the
+CPU ratio moves far less with the load than the wall-time ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -23,7 +29,7 @@ from pathlib import Path
 import orjson
 
 from signal_pipeline import db
-from signal_pipeline.ingest import IngestSettings, ingest_files
+from signal_pipeline.ingest import IngestSettings, ingest_files, typed_json_lines
 
 _TYPES = ("page_view", "page_ping", "scroll", "click", "hover", "cta_click")
 _PATHS = ("/", "/products/widget", "/pricing", "/compare", "/specs/widget", "/checkout")
@@ -55,10 +61,34 @@ def write_events(path: Path, n: int) -> None:
             out.write(b"\n".join(chunk) + b"\n")
 
 
-def _seconds(action) -> float:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
+def _seconds(action) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Wall and process CPU seconds of ``action()``."""
+    start, cpu = time.perf_counter(), time.process_time()
     action()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _check_line_numbers(con) -> None:  # type: ignore[no-untyped-def]
+    """Line numbers at scale (event_id i sits on line i + 1): a misnumbered row fails the run."""
+    misnumbered = con.execute(
+        "SELECT count(*) FROM staged_events WHERE event_id <> printf('e%010d', source_line - 1)"
+    ).fetchall()[0][0]
+    assert misnumbered == 0, f"{misnumbered} rows with a wrong source_line"
+
+
+def _numbered_by_ordinality(action):  # type: ignore[no-untyped-def]
+    """``action`` with the typed path's plan check answering "not order-keeping", so lines are
+    numbered by ``WITH ORDINALITY`` (benchmark-only switch)."""
+
+    def run() -> None:
+        original = typed_json_lines._keeps_row_order
+        typed_json_lines._keeps_row_order = lambda *args: False
+        try:
+            action()
+        finally:
+            typed_json_lines._keeps_row_order = original
+
+    return run
 
 
 def main() -> None:
@@ -68,6 +98,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--per-line", action="store_true", help="also time the per-line parser")
+    parser.add_argument("--ordinality", action="store_true", help="also time ORDINALITY numbering")
+    parser.add_argument("--max-read-bytes", type=int, default=None, help="force file parts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
         work = Path(tmp)
@@ -81,6 +113,8 @@ def main() -> None:
         def ingest(typed: bool):  # type: ignore[no-untyped-def]
             def run() -> None:
                 settings = IngestSettings(typed_json_lines=typed)
+                if args.max_read_bytes:
+                    settings = dataclasses.replace(settings, max_read_bytes=args.max_read_bytes)
                 report = ingest_files(con, [source], settings)
                 assert report.landed == args.events, report
 
@@ -103,18 +137,20 @@ def main() -> None:
         }
         if args.per_line:
             sides["ingest_per_line"] = ingest(False)
+        if args.ordinality:
+            sides["ingest_ordinality"] = _numbered_by_ordinality(ingest(True))
         # Interleaved, so every side sees the same machine load (the cores are shared).
         times: dict[str, list[float]] = {name: [] for name in sides}
+        cpu: dict[str, list[float]] = {name: [] for name in sides}
         loads = [os.getloadavg()[0]]
         for _ in range(args.runs):
             for name, action in sides.items():
-                times[name].append(_seconds(action))
+                wall, cpu_s = _seconds(action)
+                times[name].append(wall)
+                cpu[name].append(cpu_s)
+                if name.startswith("ingest"):
+                    _check_line_numbers(con)
             loads.append(os.getloadavg()[0])
-        # Line numbers at scale (event_id i sits on line i + 1): a misnumbered row fails the run.
-        misnumbered = con.execute(
-            "SELECT count(*) FROM staged_events WHERE event_id <> printf('e%010d', source_line - 1)"
-        ).fetchall()[0][0]
-        assert misnumbered == 0, f"{misnumbered} rows with a wrong source_line"
         con.close()
     medians = {name: statistics.median(values) for name, values in times.items()}
     ingest_s = medians["ingest_files"]
@@ -130,11 +166,18 @@ def main() -> None:
         ),
         3,
     )
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    for name, seconds in cpu_medians.items():
+        result[f"{name}_cpu_s"] = round(seconds, 3)
+    result["cpu_ratio_vs_read_json"] = round(
+        cpu_medians["read_json"] / cpu_medians["ingest_files"], 3
+    )
     result["load_average_1m"] = [round(load, 2) for load in loads]
     result["cpu_count"] = os.cpu_count()
-    print(f"{'step':<22}{'median s':>10}{'lines/s':>14}")
+    print(f"{'step':<22}{'median s':>10}{'lines/s':>14}{'CPU s':>10}")
     for name, seconds in medians.items():
-        print(f"{name:<22}{seconds:>10.3f}{round(args.events / seconds):>14,}")
+        rate = round(args.events / seconds)
+        print(f"{name:<22}{seconds:>10.3f}{rate:>14,}{cpu_medians[name]:>10.3f}")
     print(f"throughput ratio ingest/read_json (temp table): {result['ratio_vs_read_json']:.3f}")
     print(
         "throughput ratio ingest/read_json (persistent table): "

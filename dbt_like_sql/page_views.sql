@@ -1,4 +1,7 @@
 -- One row per page view (page_view_key) with how long and how actively it was viewed.
+-- A page view belongs to the session of its earliest page_view event (by ts, then event_id), as
+-- in the Snowplow web model; events of other sessions naming it are strays (see
+-- sessionized_events) and count in no page view. session_id is that owning session.
 -- started_at: time of its page_view event. dwell_s: seconds to the next page view of the session,
 -- or, for the session's last page view, to the last event on the page. engaged_s (Snowplow's
 -- engaged time): heartbeat_s * (distinct heartbeat_s-second buckets of page pings - 1)
@@ -9,77 +12,130 @@
 -- between the first and last reading, i.e. the time-weighted mean speed of scrolling up or down;
 -- NULL with fewer than two readings or when they share one timestamp.
 -- hovers / hover_ms: hover events and their summed duration; clicks: click + cta_click events;
--- cta_clicks: cta_click events. Stray events (see sessionized_events) belong to no page view.
+-- cta_clicks: cta_click events. person_id: the smallest person_id of its events.
 -- group: sessions
-WITH page_events AS (
+WITH claims AS (
+    -- Events naming a page view, per (page view, session) claim.
     SELECT
-        e.page_view_key,
+        e.claimed_page_view_key AS page_view_key,
         e.session_id,
-        e.person_id,
-        e.event_type,
-        e.event_seq,
-        e.ts,
-        e.page_type,
-        e.page_url,
-        e.hover_ms,
-        CASE
-            WHEN e.event_type = 'page_ping'
-                THEN floor(
-                    date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', e.ts)
-                    / (p.heartbeat_s * 1000000)
-                )
-        END AS ping_bucket
-    FROM sessionized_events AS e
-    CROSS JOIN model_params AS p
-    WHERE e.page_view_key IS NOT NULL
+        min(
+            CASE WHEN e.anonymous_id IS NOT NULL THEN devices.person_id ELSE e.user_id END
+        ) AS person_id,
+        max(e.ts) AS last_event_at,
+        count(*) AS events,
+        count(*) FILTER (WHERE e.event_type = 'page_ping') AS page_pings,
+        count(*) FILTER (WHERE e.event_type = 'hover') AS hovers,
+        CAST(
+            coalesce(sum(CAST(e.hover_ms AS DECIMAL(38, 6))) FILTER (WHERE e.event_type = 'hover'), 0)
+            AS DOUBLE
+        ) AS hover_ms,
+        count(*) FILTER (WHERE e.event_type IN ('click', 'cta_click')) AS clicks,
+        count(*) FILTER (WHERE e.event_type = 'cta_click') AS cta_clicks
+    FROM event_sessions AS e
+    LEFT JOIN identity_map AS devices ON e.anonymous_id = devices.anonymous_id
+    WHERE e.claimed_page_view_key IS NOT NULL
+    GROUP BY e.claimed_page_view_key, e.session_id
+),
+
+first_view_instants AS (
+    -- Page_view events of each claim per timestamp: the smallest event_id breaks ties.
+    SELECT
+        claimed_page_view_key AS page_view_key,
+        session_id,
+        ts,
+        event_type,
+        min(event_id) AS event_id,
+        -- A struct, never NULL: arg_min skips NULL values, and the first view's page may be NULL.
+        arg_min(struct_pack(page_type := page_type, page_url := page_url), event_id) AS page
+    FROM event_sessions
+    WHERE claimed_page_view_key IS NOT NULL AND event_type = 'page_view'
+    GROUP BY claimed_page_view_key, session_id, ts, event_type
+),
+
+first_views AS (
+    -- The first page_view event of each claim (by ts, then event_id): its page, and the order
+    -- that decides which session owns the page view and how page views are sequenced.
+    SELECT
+        page_view_key,
+        session_id,
+        min(ts) FILTER (WHERE event_type = 'page_view') AS started_at,
+        arg_min(event_id, ts) AS first_view_event_id,
+        arg_min(page, ts) AS page
+    FROM first_view_instants
+    GROUP BY page_view_key, session_id
+),
+
+ping_buckets AS (
+    -- Distinct heartbeat buckets of each claim's page pings (grouped, not count(DISTINCT)).
+    SELECT page_view_key, session_id, count(*) AS ping_buckets
+    FROM (
+        SELECT DISTINCT
+            e.claimed_page_view_key AS page_view_key,
+            e.session_id,
+            floor(
+                date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', e.ts)
+                / (p.heartbeat_s * 1000000)
+            ) AS ping_bucket
+        FROM event_sessions AS e
+        CROSS JOIN model_params AS p
+        WHERE e.claimed_page_view_key IS NOT NULL AND e.event_type = 'page_ping'
+    ) AS buckets
+    GROUP BY page_view_key, session_id
+),
+
+owned AS (
+    -- The claim holding the page view's earliest page_view event.
+    SELECT
+        c.*,
+        v.started_at,
+        v.first_view_event_id,
+        v.page.page_type AS page_type,
+        v.page.page_url AS page_url,
+        coalesce(b.ping_buckets, 0) AS ping_buckets
+    FROM (
+        SELECT
+            first_views.*,
+            row_number() OVER (
+                PARTITION BY first_views.page_view_key
+                ORDER BY first_views.started_at, first_views.first_view_event_id
+            ) AS claim_order
+        FROM first_views
+    ) AS v
+    INNER JOIN claims AS c ON v.page_view_key = c.page_view_key AND v.session_id = c.session_id
+    LEFT JOIN ping_buckets AS b ON v.page_view_key = b.page_view_key AND v.session_id = b.session_id
+    WHERE v.claim_order = 1
 ),
 
 depth_readings AS (
     SELECT
-        page_view_key,
+        claimed_page_view_key AS page_view_key,
+        session_id,
         ts,
         scroll_depth_pct,
         abs(scroll_depth_pct - lag(scroll_depth_pct) OVER reading_order) AS depth_change_pct
-    FROM sessionized_events
+    FROM event_sessions
     WHERE
-        page_view_key IS NOT NULL
+        claimed_page_view_key IS NOT NULL
         AND scroll_depth_pct IS NOT NULL
         AND event_type IN ('scroll', 'page_ping')
-    WINDOW reading_order AS (PARTITION BY page_view_key ORDER BY event_seq)
+    WINDOW reading_order AS (
+        PARTITION BY claimed_page_view_key, session_id ORDER BY ts, event_id
+    )
 ),
 
 scroll_stats AS (
     SELECT
         page_view_key,
+        session_id,
         max(scroll_depth_pct) AS max_scroll_depth_pct,
         CASE
             WHEN max(ts) > min(ts)
-                THEN coalesce(sum(depth_change_pct), 0)
+                THEN CAST(coalesce(sum(CAST(depth_change_pct AS DECIMAL(38, 9))), 0) AS DOUBLE)
                 / (date_diff('microsecond', min(ts), max(ts)) / 1000000.0)
         END AS scroll_velocity_pct_per_s
     FROM depth_readings
-    GROUP BY page_view_key
-),
-
-page_stats AS (
-    SELECT
-        page_view_key,
-        min(session_id) AS session_id,
-        min(person_id) AS person_id,
-        arg_min(page_type, event_seq) FILTER (WHERE event_type = 'page_view') AS page_type,
-        arg_min(page_url, event_seq) FILTER (WHERE event_type = 'page_view') AS page_url,
-        min(ts) FILTER (WHERE event_type = 'page_view') AS started_at,
-        min(event_seq) FILTER (WHERE event_type = 'page_view') AS started_seq,
-        max(ts) AS last_event_at,
-        count(*) AS events,
-        count(*) FILTER (WHERE event_type = 'page_ping') AS page_pings,
-        count(DISTINCT ping_bucket) AS ping_buckets,
-        count(*) FILTER (WHERE event_type = 'hover') AS hovers,
-        coalesce(sum(hover_ms) FILTER (WHERE event_type = 'hover'), 0) AS hover_ms,
-        count(*) FILTER (WHERE event_type IN ('click', 'cta_click')) AS clicks,
-        count(*) FILTER (WHERE event_type = 'cta_click') AS cta_clicks
-    FROM page_events
-    GROUP BY page_view_key
+    GROUP BY page_view_key, session_id
 ),
 
 sequenced AS (
@@ -87,8 +143,10 @@ sequenced AS (
         s.*,
         row_number() OVER page_order AS page_view_index,
         lead(s.started_at) OVER page_order AS next_started_at
-    FROM page_stats AS s
-    WINDOW page_order AS (PARTITION BY s.session_id ORDER BY s.started_at, s.started_seq)
+    FROM owned AS s
+    WINDOW page_order AS (
+        PARTITION BY s.session_id ORDER BY s.started_at, s.first_view_event_id
+    )
 )
 
 SELECT
@@ -116,4 +174,5 @@ SELECT
     s.page_pings
 FROM sequenced AS s
 CROSS JOIN model_params AS p
-LEFT JOIN scroll_stats AS scroll ON s.page_view_key = scroll.page_view_key
+LEFT JOIN scroll_stats AS scroll
+    ON s.page_view_key = scroll.page_view_key AND s.session_id = scroll.session_id

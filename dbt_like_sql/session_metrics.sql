@@ -9,8 +9,14 @@
 -- distinct_interactions: distinct (event_type, element, page_view_key) over content interactions
 -- (click, cta_click, hover, scroll, comparison_view, video_play, form_interaction, add_to_cart,
 -- purchase; not page_view, page_ping or other). Rates and means are 0, never NaN, when their
--- denominator is 0. user_agent, device_type, campaign, experiment, variant, anonymous_id, user_id:
--- the session's first non-null value. Exact feature definitions: docs/features.md.
+-- denominator is 0. Sums and means of fractional values are taken over exact DECIMALs (dwell
+-- and engaged time to the microsecond, hover ms and revenue to 6 places, scroll to 9), so they do
+-- not depend on the order DuckDB's threads add them up: the same input gives bit-identical output.
+-- user_agent, device_type, campaign, experiment, variant, anonymous_id, user_id: the session's
+-- first non-null value (by ts, then event_id); person_id: the person of its first event. One
+-- pass over event_sessions per session (page-level parts come from page_views: a session's stray
+-- events are its events naming a page view minus those its page views own).
+-- Exact feature definitions: docs/features.md.
 -- group: sessions
 WITH click_events AS (
     SELECT
@@ -22,7 +28,7 @@ WITH click_events AS (
             session_id,
             ts,
             date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', ts) AS ts_us
-        FROM sessionized_events
+        FROM event_sessions
         WHERE event_type IN ('click', 'cta_click')
     ) AS clicks
     WINDOW
@@ -43,75 +49,194 @@ click_stats AS (
     GROUP BY session_id
 ),
 
+interaction_claims AS (
+    -- Distinct interactions per page view they claim; ownership is resolved on these groups.
+    SELECT DISTINCT session_id, event_type, element, claimed_page_view_key
+    FROM event_sessions
+    WHERE event_type IN (
+        'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
+        'form_interaction', 'add_to_cart', 'purchase'
+    )
+),
+
 interaction_stats AS (
+    -- A claim its session does not own is a stray's: page_view_key NULL (see sessionized_events).
     SELECT session_id, count(*) AS distinct_interactions
     FROM (
-        SELECT DISTINCT session_id, event_type, element, page_view_key
-        FROM sessionized_events
-        WHERE event_type IN (
-            'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
-            'form_interaction', 'add_to_cart', 'purchase'
-        )
+        SELECT DISTINCT i.session_id, i.event_type, i.element, owner.page_view_key
+        FROM interaction_claims AS i
+        LEFT JOIN page_views AS owner
+            ON i.claimed_page_view_key = owner.page_view_key AND i.session_id = owner.session_id
     ) AS distinct_interactions
     GROUP BY session_id
 ),
 
 event_stats AS (
+    -- One pass over the session's events. A context column's first non-null value is its only
+    -- value when it never varies (min = max); sessions where one varies, or whose first event's
+    -- identity is not implied, are resolved exactly (by ts, then event_id) in first_values.
     SELECT
         session_id,
-        arg_min(person_id, event_seq) AS person_id,
-        arg_min(anonymous_id, event_seq) FILTER (WHERE anonymous_id IS NOT NULL) AS anonymous_id,
-        arg_min(user_id, event_seq) FILTER (WHERE user_id IS NOT NULL) AS user_id,
         min(ts) AS session_start,
         max(ts) AS session_end,
         count(*) AS event_count,
         count(*) FILTER (WHERE event_type IN ('click', 'cta_click')) AS clicks,
         count(*) FILTER (WHERE event_type = 'cta_click') AS cta_clicks,
         count(*) FILTER (WHERE event_type = 'hover') AS hovers,
-        coalesce(sum(hover_ms) FILTER (WHERE event_type = 'hover'), 0) AS hover_ms_total,
-        coalesce(
-            sum(hover_ms) FILTER (
-                WHERE event_type = 'hover'
-                AND (
-                    page_type = 'pricing'
-                    OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
-                )
-            ),
-            0
+        CAST(
+            coalesce(sum(CAST(hover_ms AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'hover'), 0)
+            AS DOUBLE
+        ) AS hover_ms_total,
+        CAST(
+            coalesce(
+                sum(CAST(hover_ms AS DECIMAL(38, 6))) FILTER (
+                    WHERE event_type = 'hover'
+                    AND (
+                        page_type = 'pricing'
+                        OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
+                    )
+                ),
+                0
+            ) AS DOUBLE
         ) AS pricing_hover_ms,
         count(*) FILTER (WHERE event_type = 'comparison_view') AS comparison_views,
         count(*) FILTER (WHERE event_type = 'video_play') AS video_plays,
         count(*) FILTER (WHERE event_type = 'form_interaction') AS form_interactions,
         count(*) FILTER (WHERE event_type = 'add_to_cart') AS add_to_carts,
         count(*) FILTER (WHERE event_type = 'purchase') AS purchases,
-        coalesce(sum(revenue) FILTER (WHERE event_type = 'purchase'), 0) AS revenue,
-        count(*) FILTER (WHERE is_stray_event) AS stray_events,
+        CAST(
+            coalesce(sum(CAST(revenue AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'purchase'), 0)
+            AS DOUBLE
+        ) AS revenue,
+        count(claimed_page_view_key) AS claiming_events,
         max(session_split_index) AS session_split_index,
         bool_and(session_id_is_derived) AS session_id_is_derived,
-        arg_min(user_agent, event_seq) FILTER (WHERE user_agent IS NOT NULL) AS user_agent,
-        arg_min(device_type, event_seq) FILTER (WHERE device_type IS NOT NULL) AS device_type,
-        arg_min(campaign, event_seq) FILTER (WHERE campaign IS NOT NULL) AS campaign,
-        arg_min(experiment, event_seq) FILTER (WHERE experiment IS NOT NULL) AS experiment,
-        arg_min(variant, event_seq) FILTER (WHERE variant IS NOT NULL) AS variant
-    FROM sessionized_events
+        count(anonymous_id) AS anonymous_id_count,
+        min(anonymous_id) AS anonymous_id_lo,
+        max(anonymous_id) AS anonymous_id_hi,
+        count(user_id) AS user_id_count,
+        min(user_id) AS user_id_lo,
+        max(user_id) AS user_id_hi,
+        min(user_agent) AS user_agent_lo,
+        max(user_agent) AS user_agent_hi,
+        min(device_type) AS device_type_lo,
+        max(device_type) AS device_type_hi,
+        min(campaign) AS campaign_lo,
+        max(campaign) AS campaign_hi,
+        min(experiment) AS experiment_lo,
+        max(experiment) AS experiment_hi,
+        min(variant) AS variant_lo,
+        max(variant) AS variant_hi
+    FROM event_sessions
     GROUP BY session_id
+),
+
+varying_sessions AS (
+    SELECT session_id
+    FROM event_stats
+    WHERE
+        -- the first event's identity (for person_id) is known when every event has the same
+        -- anonymous_id, or none has one and every event has the same user_id
+        NOT (
+            anonymous_id_count = event_count
+            OR (anonymous_id_count = 0 AND user_id_count = event_count)
+        )
+        OR anonymous_id_lo <> anonymous_id_hi
+        OR user_id_lo <> user_id_hi
+        OR user_agent_lo <> user_agent_hi
+        OR device_type_lo <> device_type_hi
+        OR campaign_lo <> campaign_hi
+        OR experiment_lo <> experiment_hi
+        OR variant_lo <> variant_hi
+),
+
+first_values AS (
+    SELECT
+        session_id,
+        min(
+            struct_pack(ts := ts, event_id := event_id, anonymous_id := anonymous_id, user_id := user_id)
+        ) AS first_event,
+        (min(struct_pack(ts := ts, event_id := event_id, v := anonymous_id)) FILTER (
+            WHERE anonymous_id IS NOT NULL
+        )).v AS anonymous_id,
+        (min(struct_pack(ts := ts, event_id := event_id, v := user_id)) FILTER (
+            WHERE user_id IS NOT NULL
+        )).v AS user_id,
+        (min(struct_pack(ts := ts, event_id := event_id, v := user_agent)) FILTER (
+            WHERE user_agent IS NOT NULL
+        )).v AS user_agent,
+        (min(struct_pack(ts := ts, event_id := event_id, v := device_type)) FILTER (
+            WHERE device_type IS NOT NULL
+        )).v AS device_type,
+        (min(struct_pack(ts := ts, event_id := event_id, v := campaign)) FILTER (
+            WHERE campaign IS NOT NULL
+        )).v AS campaign,
+        (min(struct_pack(ts := ts, event_id := event_id, v := experiment)) FILTER (
+            WHERE experiment IS NOT NULL
+        )).v AS experiment,
+        (min(struct_pack(ts := ts, event_id := event_id, v := variant)) FILTER (
+            WHERE variant IS NOT NULL
+        )).v AS variant
+    FROM event_sessions
+    WHERE session_id IN (SELECT varying_sessions.session_id FROM varying_sessions)
+    GROUP BY session_id
+),
+
+resolved_sessions AS (
+    SELECT
+        e.*,
+        CASE WHEN x.session_id IS NULL THEN e.anonymous_id_lo ELSE x.first_event.anonymous_id END
+            AS first_anonymous_id,
+        CASE WHEN x.session_id IS NULL THEN e.user_id_lo ELSE x.first_event.user_id END
+            AS first_user_id,
+        CASE WHEN x.session_id IS NULL THEN e.anonymous_id_lo ELSE x.anonymous_id END AS anonymous_id,
+        CASE WHEN x.session_id IS NULL THEN e.user_id_lo ELSE x.user_id END AS user_id,
+        CASE WHEN x.session_id IS NULL THEN e.user_agent_lo ELSE x.user_agent END AS user_agent,
+        CASE WHEN x.session_id IS NULL THEN e.device_type_lo ELSE x.device_type END AS device_type,
+        CASE WHEN x.session_id IS NULL THEN e.campaign_lo ELSE x.campaign END AS campaign,
+        CASE WHEN x.session_id IS NULL THEN e.experiment_lo ELSE x.experiment END AS experiment,
+        CASE WHEN x.session_id IS NULL THEN e.variant_lo ELSE x.variant END AS variant
+    FROM event_stats AS e
+    LEFT JOIN first_values AS x ON e.session_id = x.session_id
+),
+
+session_events AS (
+    -- person_id: the person of the session's first event (as in sessionized_events).
+    SELECT
+        r.session_id, r.session_start, r.session_end, r.event_count, r.clicks, r.cta_clicks,
+        r.hovers, r.hover_ms_total, r.pricing_hover_ms, r.comparison_views, r.video_plays,
+        r.form_interactions, r.add_to_carts, r.purchases, r.revenue, r.claiming_events,
+        r.session_split_index, r.session_id_is_derived,
+        CASE
+            WHEN r.first_anonymous_id IS NOT NULL THEN devices.person_id ELSE r.first_user_id
+        END AS person_id,
+        r.anonymous_id, r.user_id, r.user_agent, r.device_type, r.campaign, r.experiment,
+        r.variant
+    FROM resolved_sessions AS r
+    LEFT JOIN identity_map AS devices ON r.first_anonymous_id = devices.anonymous_id
 ),
 
 page_stats AS (
     SELECT
         session_id,
         count(*) AS page_views,
-        sum(dwell_s) AS dwell_total_s,
-        coalesce(sum(dwell_s) FILTER (WHERE page_type = 'specs'), 0) AS dwell_specs_s,
-        coalesce(sum(dwell_s) FILTER (WHERE page_type = 'pricing'), 0) AS dwell_pricing_s,
-        coalesce(sum(dwell_s) FILTER (WHERE page_type = 'comparison'), 0) AS dwell_comparison_s,
-        avg(dwell_s) FILTER (
-            WHERE page_type IN ('specs', 'pricing', 'comparison')
+        sum(events) AS owned_events,
+        CAST(sum(CAST(dwell_s AS DECIMAL(38, 6))) AS DOUBLE) AS dwell_total_s,
+        CAST(coalesce(sum(CAST(dwell_s AS DECIMAL(38, 6))) FILTER (WHERE page_type = 'specs'), 0) AS DOUBLE)
+            AS dwell_specs_s,
+        CAST(coalesce(sum(CAST(dwell_s AS DECIMAL(38, 6))) FILTER (WHERE page_type = 'pricing'), 0) AS DOUBLE)
+            AS dwell_pricing_s,
+        CAST(coalesce(sum(CAST(dwell_s AS DECIMAL(38, 6))) FILTER (WHERE page_type = 'comparison'), 0) AS DOUBLE)
+            AS dwell_comparison_s,
+        CAST(
+            avg(CAST(dwell_s AS DECIMAL(38, 6))) FILTER (WHERE page_type IN ('specs', 'pricing', 'comparison')) AS DOUBLE
         ) AS evaluation_dwell_s,
-        sum(engaged_s) AS engaged_s,
+        CAST(sum(CAST(engaged_s AS DECIMAL(38, 6))) AS DOUBLE) AS engaged_s,
         max(max_scroll_depth_pct) AS max_scroll_depth_pct,
-        avg(coalesce(max_scroll_depth_pct, 0)) AS mean_scroll_depth_pct,
-        avg(scroll_velocity_pct_per_s) AS mean_scroll_velocity_pct_per_s
+        CAST(avg(CAST(coalesce(max_scroll_depth_pct, 0) AS DECIMAL(38, 9))) AS DOUBLE)
+            AS mean_scroll_depth_pct,
+        CAST(avg(CAST(scroll_velocity_pct_per_s AS DECIMAL(38, 9))) AS DOUBLE)
+            AS mean_scroll_velocity_pct_per_s
     FROM page_views
     GROUP BY session_id
 ),
@@ -121,6 +246,7 @@ combined AS (
         e.*,
         date_diff('microsecond', e.session_start, e.session_end) / 1000000.0 AS session_time_s,
         coalesce(pv.page_views, 0) AS page_views,
+        e.claiming_events - coalesce(pv.owned_events, 0) AS stray_events,
         coalesce(pv.dwell_total_s, 0) AS dwell_total_s,
         coalesce(pv.dwell_specs_s, 0) AS dwell_specs_s,
         coalesce(pv.dwell_pricing_s, 0) AS dwell_pricing_s,
@@ -133,7 +259,7 @@ combined AS (
         coalesce(c.max_clicks_per_second, 0) AS max_clicks_per_second,
         c.min_click_gap_s,
         coalesce(i.distinct_interactions, 0) AS distinct_interactions
-    FROM event_stats AS e
+    FROM session_events AS e
     LEFT JOIN page_stats AS pv ON e.session_id = pv.session_id
     LEFT JOIN click_stats AS c ON e.session_id = c.session_id
     LEFT JOIN interaction_stats AS i ON e.session_id = i.session_id

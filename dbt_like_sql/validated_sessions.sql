@@ -1,4 +1,5 @@
 -- The human sessions: the rows of sessions with is_bot = false (unscored sessions excluded).
+-- materialized: view
 -- group: quality
 SELECT *
 FROM sessions

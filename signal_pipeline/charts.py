@@ -1,21 +1,31 @@
-"""Charts for Dagster metadata and reports: matplotlib figures embedded as base64 PNG markdown."""
+"""Charts for Dagster metadata and reports: matplotlib figures embedded as base64 PNG markdown.
+
+matplotlib is imported on first use (not when Dagster loads the definitions).
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # no display: render to memory only
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no display: render to memory only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def new_figure(width: float = 7.0, height: float = 3.2, rows: int = 1) -> tuple[Figure, Any]:
     """A figure and its axes (an array of ``rows`` axes sharing x when rows > 1)."""
-    fig, axes = plt.subplots(rows, 1, figsize=(width, height), dpi=90, sharex=rows > 1)
+    fig, axes = _pyplot().subplots(rows, 1, figsize=(width, height), dpi=90, sharex=rows > 1)
     return fig, axes
 
 
@@ -24,7 +34,7 @@ def figure_png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()
 
 

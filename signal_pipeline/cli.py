@@ -60,7 +60,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Write a simulated clickstream (events.jsonl, labels.csv, summary.json)."""
     from tqdm import tqdm
 
-    from signal_pipeline.simulate import simulate
+    from signal_pipeline.simulate import ExperimentDesign, simulate
 
     bar = tqdm(total=args.sessions, unit="session", disable=args.quiet or args.json)
     summary = simulate(
@@ -76,6 +76,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         bot_share=args.bot_share,
         with_session_ids=not args.no_session_ids,
         progress=bar.update,
+        experiment=ExperimentDesign() if args.experiment else None,
     )
     bar.close()
     payload = summary.to_dict()
@@ -96,16 +97,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     for path in args.events:
         if not any(ch in path for ch in "*?[") and not Path(path).exists():
             raise CliError(f"event file not found: {path}")
+    from signal_pipeline.reliability.run_lock import exclusive_run
+    from signal_pipeline.run_progress import TqdmStepBar
+
+    silent = args.quiet or args.json or args.no_progress
     say = (lambda _m: None) if (args.quiet or args.json) else (lambda m: print(f"... {m}"))
-    summary = run_pipeline(
-        args.events,
-        Path(args.db),
-        Path(args.artifacts) if args.artifacts else None,
-        progress=say,
-        log_level="DEBUG" if args.verbose else "INFO" if args.log else "WARNING",
-        labels=Path(args.labels) if args.labels else None,
-        events_format=args.format,
-    )
+    with exclusive_run(Path(args.db)):  # one writing command per database; busy: exit code 3
+        summary = run_pipeline(
+            args.events,
+            Path(args.db),
+            Path(args.artifacts) if args.artifacts else None,
+            progress=say,
+            # Failures are reported by main() in one line; --log / --verbose show Dagster's log.
+            log_level="DEBUG" if args.verbose else "INFO" if args.log else "CRITICAL",
+            labels=Path(args.labels) if args.labels else None,
+            events_format=args.format,
+            step_bar=lambda label, steps: TqdmStepBar(total=steps, label=label, disable=silent),
+        )
     lines = [f"materialized every asset into {summary.database}"]
     lines += [f"  {table:<20} {rows:>10,} rows" for table, rows in summary.table_rows.items()]
     _emit(args, vars(summary), "\n".join(lines))
@@ -202,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--dupes", type=int, default=0, help="duplicate events to insert")
     sim.add_argument("--bot-share", type=float, default=0.10, help="share of bot sessions")
     sim.add_argument("--no-session-ids", action="store_true", help="omit session_id")
+    sim.add_argument("--experiment", action="store_true", help="plant an A/B test (lift command)")
     sim.set_defaults(func=cmd_simulate)
 
     run = sub.add_parser("run", parents=[common], help="ingest files and materialize every asset")
@@ -221,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", action="store_true", help="show Dagster's step log (INFO)")
     run.add_argument("--verbose", action="store_true", help="show Dagster's DEBUG log")
+    run.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (on stderr by default)"
+    )
     run.set_defaults(func=cmd_run)
 
     show = sub.add_parser("show", parents=[common], help="print a table")
@@ -238,22 +250,40 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--db", default=DEFAULT_DB, help="DuckDB file")
     report.add_argument("--out", default="report.html", help="output HTML file")
     report.set_defaults(func=cmd_report)
+    from signal_pipeline import cli_backfill
+
+    cli_backfill.add_parser(sub, common)
+    from signal_pipeline import cli_realtime
+
+    cli_realtime.add_parser(sub, common)
+    from signal_pipeline import cli_lift
+
+    cli_lift.add_parser(sub, common)
     return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error message on one line (DuckDB and Dagster messages span several)."""
+    return " ".join(str(exc).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a subcommand; report errors in one line with a non-zero exit code."""
     args = build_parser().parse_args(argv)
+    from signal_pipeline.reliability.file_modes import forbid_world_write
+
+    forbid_world_write()  # keep the user's umask, but nothing written is world-writable
     try:
         return int(args.func(args))
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except db.DatabaseBusyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 3
-    except (FileNotFoundError, PermissionError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (OSError, ValueError, RuntimeError, duckdb.Error) as exc:
+        # OSError: disk full, permissions, missing files; duckdb.Error: out of memory, I/O.
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from signal_pipeline.reliability.file_modes import forbid_world_write
+
 DEFAULT_MEMORY_LIMIT = "4GB"
 
 
@@ -47,6 +49,7 @@ def connect(
     loosen it. Raises :class:`DatabaseBusyError` with a clear message when another process holds
     the file's write lock.
     """
+    forbid_world_write()  # the user's umask, plus o-w: no file we write is world-writable
     path = Path(database).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = Path(f"{path}.tmp")  # DuckDB's default spill folder beside the database

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from signal_pipeline.sql_models.runner import quote_identifier
+from signal_pipeline.sql_models.runner import count_rows, existing_kind, quote_identifier
 
 PREVIEW_ROWS = 10
 
@@ -54,7 +54,13 @@ def table_metadata(
     ``where`` (code-supplied SQL with ``?`` placeholders bound to ``params``) restricts the count
     and preview, e.g. to a partition. ``lineage`` maps each column to its upstream
     (table, column) pairs and becomes ``dagster/column_lineage``.
+
+    A view (``-- materialized: view``) is computed when read: it is counted through one column
+    (DuckDB prunes the rest) and gets no row preview, which would compute every column of every
+    row (window functions cannot stop at ``LIMIT``).
     """
+    if where is None and existing_kind(con, table) == "view":
+        return _view_metadata(con, table, lineage)
     name = quote_identifier(table)
     clause = f" WHERE {where}" if where else ""
     count_row = con.execute(f"SELECT count(*) FROM {name}{clause}", list(params)).fetchone()
@@ -67,6 +73,31 @@ def table_metadata(
         "preview": dg.MetadataValue.md(markdown_table(columns, preview_rows)),
         "dagster/table_name": dg.MetadataValue.text(table),
     }
+    return _with_lineage(metadata, lineage)
+
+
+def _view_metadata(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    lineage: Mapping[str, Sequence[tuple[str, str]]] | None,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(count_rows(con, view)),
+        "dagster/column_schema": table_schema(con, view),
+        "preview": dg.MetadataValue.md(
+            f"`{view}` is a **view**, computed when read (no per-row copy is stored). "
+            f"Query it like a table, e.g. `SELECT * FROM {view} LIMIT 10`; readers that select "
+            "a few columns pay only for those."
+        ),
+        "dagster/table_name": dg.MetadataValue.text(view),
+    }
+    return _with_lineage(metadata, lineage)
+
+
+def _with_lineage(
+    metadata: dict[str, Any], lineage: Mapping[str, Sequence[tuple[str, str]]] | None
+) -> dict[str, Any]:
+    """``metadata`` plus ``dagster/column_lineage`` when ``lineage`` is given."""
     if lineage:
         metadata["dagster/column_lineage"] = dg.TableColumnLineage(
             deps_by_column={

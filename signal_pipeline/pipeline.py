@@ -6,11 +6,25 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import dagster as dg
 
 from signal_pipeline import db
+from signal_pipeline.reliability.run_errors import raise_if_busy, step_error_line
+from signal_pipeline.run_progress import StepSink, reporting_steps
 from signal_pipeline.settings import ENV_ARTIFACTS, ENV_DB, ENV_EVENTS, ENV_FORMAT
+
+
+class StepBar(StepSink, Protocol):
+    """A progress display over a run's steps."""
+
+    def close(self) -> None:
+        """Finish the display."""
+
+
+#: Makes the progress display of one job run: (label, number of steps) → bar.
+StepBarFactory = Callable[[str, int], StepBar]
 
 
 class PipelineRunError(RuntimeError):
@@ -72,20 +86,39 @@ def _execute(
     tags: dict[str, str] | None = None,
     log_level: str = "WARNING",
     op_config: dict[str, dict] | None = None,
+    step_bar: StepBarFactory | None = None,
+    label: str = "",
 ) -> str:
     job = definitions.resolve_job_def(job_name)
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    loggers: dict = {"console": {"config": {"log_level": log_level}}}
+    if step_bar is not None:
+        loggers["progress"] = {}
+    run_config: dict = {"loggers": loggers}
     if op_config:
         run_config["ops"] = {op: {"config": cfg} for op, cfg in op_config.items()}
-    result = job.execute_in_process(
-        run_config=run_config, instance=instance, tags=tags or {}, raise_on_error=False
-    )
+    bar = step_bar(label or job_name, len(job.nodes_in_topological_order)) if step_bar else None
+    try:
+        if bar is None:
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, tags=tags or {}, raise_on_error=False
+            )
+        else:
+            with reporting_steps(bar):
+                result = job.execute_in_process(
+                    run_config=run_config, instance=instance, tags=tags or {}, raise_on_error=False
+                )
+    finally:
+        if bar is not None:
+            bar.close()
     if not result.success:
-        failures = [
-            f"{event.step_key}: {event.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
+        errors = [
+            (event.step_key, event.event_specific_data.error)  # type: ignore[union-attr]
             for event in result.all_events
             if event.is_step_failure and event.event_specific_data is not None
         ]
+        for _, error in errors:
+            raise_if_busy(error)  # another process held the database: exit code 3
+        failures = [f"{step}: {step_error_line(error)}" for step, error in errors]
         detail = failures[0] if failures else "see the run log"
         raise PipelineRunError(f"{job_name} failed: {detail}")
     return result.run_id
@@ -108,12 +141,14 @@ def run_pipeline(
     log_level: str = "WARNING",
     labels: Path | None = None,
     events_format: str = "auto",
+    step_bar: StepBarFactory | None = None,
 ) -> PipelineRunSummary:
     """Ingest ``events`` into ``database`` and materialize every asset downstream of them.
 
     Dagster's own console log is shown from ``log_level`` up (``INFO`` or ``DEBUG`` to see
     every step). With ``labels`` (a simulator labels.csv: session_id, persona, is_bot, bot_kind)
     the bot flags, cluster model and profiles also report their quality against ground truth.
+    ``step_bar`` makes a progress display for each job run (the CLI passes tqdm bars).
     """
     database = database.expanduser().resolve()
     artifacts = (artifacts or database.parent / "models").expanduser().resolve()
@@ -122,7 +157,16 @@ def run_pipeline(
     instance = _instance()
     summary = PipelineRunSummary(database=database)
     say("ingesting event files")
-    summary.run_ids.append(_execute(definitions, "ingest_job", instance, log_level=log_level))
+    summary.run_ids.append(
+        _execute(
+            definitions,
+            "ingest_job",
+            instance,
+            log_level=log_level,
+            step_bar=step_bar,
+            label="ingest",
+        )
+    )
     days = event_day_range(database)
     if days is None:
         # No events: land an empty partition so every downstream table exists (empty).
@@ -147,6 +191,8 @@ def run_pipeline(
             tags,
             log_level=log_level,
             op_config=labelled,
+            step_bar=step_bar,
+            label="process",
         )
     )
     with db.open_db(database, read_only=True) as con:

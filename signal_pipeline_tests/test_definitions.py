@@ -19,9 +19,10 @@ EXPECTED_GRAPH: dict[str, set[str]] = {
     "quarantined_events": set(),
     "raw_events": {"staged_events"},
     "identity_map": {"raw_events"},
-    "sessionized_events": {"raw_events", "identity_map"},
-    "page_views": {"sessionized_events"},
-    "session_metrics": {"sessionized_events", "page_views"},
+    "event_sessions": {"raw_events"},
+    "sessionized_events": {"event_sessions", "page_views", "identity_map"},
+    "page_views": {"event_sessions", "identity_map"},
+    "session_metrics": {"event_sessions", "page_views", "identity_map"},
     "session_bot_flags": {"session_metrics", "sessionized_events"},
     "sessions": {"session_metrics", "session_bot_flags"},
     "validated_sessions": {"sessions"},
@@ -37,7 +38,10 @@ EXPECTED_GRAPH: dict[str, set[str]] = {
         "sessions",
         "page_views",
         "sessionized_events",
+        "segment_experiment_lift",
     },
+    "segment_experiment_lift": {"session_segments", "session_features"},
+    "segment_membership": {"session_segments", "segment_profiles", "session_features", "sessions"},
 }
 
 

@@ -60,6 +60,8 @@ BAD_LINES: list[tuple[str, str | bytes, str]] = [
     ("value_out_of_range", json.dumps(event(x=1.5)), "x=1.5"),
     ("value_out_of_range", json.dumps(event(y=-0.1)), "y=-0.1"),
     ("value_out_of_range", json.dumps(event(event_type="purchase", revenue=-1)), "revenue=-1"),
+    ("value_out_of_range", json.dumps(event(event_type="hover", hover_ms=9e7)), "hover_ms=9"),
+    ("value_out_of_range", json.dumps(event(event_type="purchase", revenue=2e12)), "revenue=2"),
     ("value_out_of_range", json.dumps(event(hover_ms="lots")), "not a finite number"),
     ("invalid_utf8", b'{"event_id": "e1", "anonymous_id": "a\xff\xfe"}', "UTF-8"),
 ]

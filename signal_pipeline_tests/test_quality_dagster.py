@@ -32,7 +32,13 @@ from signal_pipeline.sql_models import build_models, load_models
 SEEDS = (5, 23)
 SESSIONS = 1200
 DAYS = 2
-UPSTREAM_MODELS = ("identity_map", "sessionized_events", "page_views", "session_metrics")
+UPSTREAM_MODELS = (
+    "identity_map",
+    "event_sessions",
+    "page_views",
+    "sessionized_events",
+    "session_metrics",
+)
 DOWNSTREAM_MODELS = ("sessions", "validated_sessions", "session_features")
 BOT_KINDS = {"rapid_clicker", "short_session", "crawler_ua", "scripted_browser"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

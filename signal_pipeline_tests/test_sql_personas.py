@@ -46,7 +46,11 @@ def persona_means(tmp_path: Path, seed: int) -> dict[str, tuple[float, float, in
         ingest_files(con, [tmp_path / "sim" / "events.jsonl"], IngestSettings(now=None))
         con.execute("CREATE TABLE raw_events AS SELECT * FROM staged_events")
         models = load_models(external_tables=("raw_events", "session_bot_flags"))
-        build_models(con, models, names=["identity_map", "sessionized_events", "page_views"])
+        build_models(
+            con,
+            models,
+            names=["identity_map", "event_sessions", "page_views", "sessionized_events"],
+        )
         build_models(con, models, names=["session_metrics"])
         rows = con.execute(PERSONA_MEANS_SQL, [str(tmp_path / "sim" / "labels.csv")]).fetchall()
     finally:

@@ -8,11 +8,15 @@ rates so that one long session does not dominate; missing signals are imputed wi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
 
 from signal_pipeline.bots.thresholds import BotThresholds
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
 
 LOG_FEATURES = (
     "session_duration_s",
@@ -53,6 +57,8 @@ def anomaly_features(signals: pd.DataFrame) -> np.ndarray:
 
 def anomaly_model(thresholds: BotThresholds) -> IsolationForest:
     """An unfitted IsolationForest configured from ``thresholds``."""
+    from sklearn.ensemble import IsolationForest
+
     return IsolationForest(
         n_estimators=N_ESTIMATORS,
         contamination=thresholds.anomaly_contamination,

@@ -26,7 +26,7 @@ POINTER_AGGREGATES_SQL = f"""
         count(*) FILTER (WHERE {POINTER_EVENT_SQL}) AS pointer_events,
         var_pop(x) FILTER (WHERE {POINTER_EVENT_SQL}) AS pointer_x_var,
         var_pop(y) FILTER (WHERE {POINTER_EVENT_SQL}) AS pointer_y_var,
-        list(epoch_us(ts) ORDER BY ts, event_seq) FILTER (WHERE {POINTER_EVENT_SQL})
+        list(epoch_us(ts) ORDER BY ts, event_id) FILTER (WHERE {POINTER_EVENT_SQL})
             AS pointer_us"""
 
 #: ``pointer_interval_cv`` from a list column ``pointer_intervals_s`` of consecutive intervals.

@@ -28,7 +28,7 @@ WITH per_session AS (
     SELECT
         session_id,
         count(*) FILTER (WHERE event_type NOT IN ('page_ping', 'scroll')) AS active_events,
-        list(epoch_us(ts) ORDER BY ts, event_seq)
+        list(epoch_us(ts) ORDER BY ts, event_id)
             FILTER (WHERE event_type IN ('click', 'cta_click')) AS click_us,
 {POINTER_AGGREGATES_SQL}
     FROM sessionized_events

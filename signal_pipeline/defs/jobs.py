@@ -22,7 +22,7 @@ land_and_process_job = dg.define_asset_job(
 
 rebuild_features_job = dg.define_asset_job(
     "rebuild_features_job",
-    selection=dg.AssetSelection.assets("identity_map").downstream()
+    selection=dg.AssetSelection.assets("raw_events").downstream(include_self=False)
     - dg.AssetSelection.assets(*RECLUSTER_ASSETS).downstream(),
     description="Rebuild sessions, bot flags and session features from raw_events.",
 )
@@ -35,7 +35,9 @@ daily_pipeline_job = dg.define_asset_job(
 
 recluster_job = dg.define_asset_job(
     "recluster_job",
-    selection=dg.AssetSelection.assets(*RECLUSTER_ASSETS, "drift_statistics"),
+    selection=dg.AssetSelection.assets(
+        *RECLUSTER_ASSETS, "drift_statistics", "segment_experiment_lift"
+    ),
     description="Fit a new cluster model on the validated sessions, re-assign and re-profile.",
 )
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from signal_pipeline.reliability.run_lock import busy_timeout_s
 from signal_pipeline.resources import (
     ArtifactStoreResource,
     EventSourceResource,
@@ -15,12 +16,15 @@ def resources() -> dg.Definitions:
     """``duckdb`` (the warehouse file), ``event_source`` and ``artifacts``.
 
     Override with SIGNAL_PIPELINE_DB, SIGNAL_PIPELINE_EVENTS (and SIGNAL_PIPELINE_FORMAT) and
-    SIGNAL_PIPELINE_ARTIFACTS.
+    SIGNAL_PIPELINE_ARTIFACTS; SIGNAL_PIPELINE_BUSY_TIMEOUT_S (default 120) is how long a writer
+    waits for another process to release the database.
     """
     paths = resolve_paths()
     return dg.Definitions(
         resources={
-            "duckdb": WarehouseResource(database=str(paths.database)),
+            "duckdb": WarehouseResource(
+                database=str(paths.database), busy_timeout_s=busy_timeout_s()
+            ),
             "event_source": EventSourceResource(
                 paths=[str(p) for p in paths.events], format=paths.events_format
             ),

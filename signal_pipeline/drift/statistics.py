@@ -14,7 +14,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from signal_pipeline.drift.cusum import CusumResult, estimated_change_index, tabular_cusum
 
@@ -32,6 +31,8 @@ def guarded_sigma(std: float, days: int, confidence: float = DEFAULT_SIGMA_CONFI
     (×1.36 for n = 14, ×1.21 for n = 30, → 1 as n grows). ``confidence <= 0`` uses the plain
     sample σ.
     """
+    from scipy import stats
+
     if not np.isfinite(std) or std <= 0 or days < 2 or confidence <= 0:
         return float(std)
     if not confidence < 1:
@@ -50,6 +51,8 @@ def guarded_k(k: float, days: int, confidence: float = DEFAULT_SIGMA_CONFIDENCE)
     ``confidence`` quantile of that error, ``z_c / √n`` (+0.34σ for n = 14 at 90%, +0.23σ for
     n = 30, → 0 as n grows), absorbs it. ``confidence <= 0`` or fewer than 2 days: plain ``k``.
     """
+    from scipy import stats
+
     if days < 2 or confidence <= 0:
         return float(k)
     if not confidence < 1:

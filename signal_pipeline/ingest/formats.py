@@ -99,7 +99,9 @@ def _sniff(path: Path, head: bytes) -> tuple[str, str]:
     stripped = text.lstrip()
     if not stripped:
         return "jsonl", "native"
-    lines = [line for line in text.splitlines() if line.strip()][:_SNIFF_LINES]
+    # Only "\n" ends a line (as in the line reader); str.splitlines would also split on
+    # \x0b, \x1c, \x85, U+2028... inside a field and misjudge the format.
+    lines = [line.rstrip("\r") for line in text.split("\n") if line.strip()][:_SNIFF_LINES]
     if stripped.startswith("[") and _is_array_document(lines):
         return "json_array", _json_family(_first_array_records(stripped))
     if stripped.startswith(("{", "[")):
@@ -110,7 +112,7 @@ def _sniff(path: Path, head: bytes) -> tuple[str, str]:
             return "json_array", "segment"  # a pretty-printed batch document
         return "jsonl", _json_family(records)
     first = lines[0]
-    if first.count("\t") + 1 >= _SNOWPLOW_TSV_MIN_FIELDS and "collector_tstamp" not in first:
+    if first.count("\t") + 1 >= _SNOWPLOW_TSV_MIN_FIELDS and not is_header_row(first.split("\t")):
         return "tsv", "snowplow"
     header = {h.strip().strip('"').lower() for h in re.split(r"[,\t;|]", first)}
     container = "tsv" if "\t" in first else "csv"
@@ -119,6 +121,22 @@ def _sniff(path: Path, head: bytes) -> tuple[str, str]:
     if "event_id" in header or "event_type" in header:
         return container, "native"
     return "jsonl", "native"  # unknown text: every line is judged (and quarantined) as JSON
+
+
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_header_row(fields: list[str]) -> bool:
+    """The one header test for Snowplow TSV files.
+
+    A wide tab-separated first line is a header (not an enriched-event row) only when every field
+    is a column name and ``event_id`` and ``collector_tstamp`` are among them: an event row has
+    empty fields, ids and timestamps, so a stray value such as ``collector_tstamp`` inside a row
+    never turns that row into a header (which would drop it unread)."""
+    names = [field.strip().strip('"') for field in fields]
+    return all(_COLUMN_NAME.match(name) for name in names) and {"event_id", "collector_tstamp"} <= {
+        name.lower() for name in names
+    }
 
 
 def _is_array_document(lines: list[str]) -> bool:

@@ -26,7 +26,7 @@ def json_structure(key_paths: Sequence[KeyPath]) -> str:
 
 
 def extract_json_fields(
-    key_paths: Sequence[KeyPath], max_line_bytes: int
+    key_paths: Sequence[KeyPath], max_line_bytes: int, line_range: tuple[int, int] | None = None
 ) -> tuple[str, dict[str, object]]:
     """SELECT (and its parameters) of ``n, parse_reason, parse_detail, f STRUCT`` over the
     lines of file ``$file_no`` in ``_ingest_lines``: one JSON parse per line into a struct of
@@ -35,7 +35,8 @@ def extract_json_fields(
     Each leaf of ``f`` is the text at that key path (numbers and nested values as JSON text,
     ``null`` as NULL; keys are case-sensitive). ``parse_reason`` is ``oversize_line``,
     ``invalid_utf8``, ``invalid_json`` or ``not_an_object`` for lines that cannot be events, else
-    NULL. The caller binds ``$file_no``.
+    NULL. ``line_range`` ``(after, last)`` keeps lines ``after < n <= last`` only (default: all).
+    The caller binds ``$file_no``.
     """
     sql = f"""
         WITH extracted AS (
@@ -43,7 +44,7 @@ def extract_json_fields(
                    CASE WHEN strlen(line) <= $max_bytes AND NOT bad_utf8
                         THEN TRY(json_transform(line, $structure)) END AS f
             FROM {LINES_TABLE}
-            WHERE file_no = $file_no
+            WHERE file_no = $file_no AND n > $after_line AND n <= $last_line
         )
         SELECT n,
                CASE WHEN n_bytes > $max_bytes THEN 'oversize_line'
@@ -68,6 +69,8 @@ def extract_json_fields(
         "structure": json_structure(key_paths),
         "raw_limit": RAW_LINE_LIMIT_CHARS,
         "json_space": " \t\r\n",  # JSON's insignificant whitespace
+        "after_line": line_range[0] if line_range else 0,
+        "last_line": line_range[1] if line_range else 2**62,
     }
     return sql, params
 

@@ -78,9 +78,13 @@ def scan_lines(path: Path, limit_bytes: int) -> LineScan:
     )
 
 
-def read_raw_lines(path: Path, numbers: Iterable[int]) -> tuple[list[int], list[str], list[bool]]:
+def read_raw_lines(
+    path: Path, numbers: Iterable[int], first_line: int = 0
+) -> tuple[list[int], list[str], list[bool]]:
     """The tidied text of lines ``numbers`` of ``path``: ``(numbers, texts, has_invalid_utf8)``
-    in file order (a number past the end is ignored)."""
+    in file order (a number past the end is ignored). ``path`` may be one part of a file whose
+    first line is line ``first_line + 1`` of the file (a byte-order mark is stripped from the
+    file's line 1 only)."""
     wanted = sorted(set(numbers))
     found_numbers: list[int] = []
     texts: list[str] = []
@@ -92,7 +96,7 @@ def read_raw_lines(path: Path, numbers: Iterable[int]) -> tuple[list[int], list[
         for number, raw in enumerate(handle, start=1):
             if number != wanted[position]:
                 continue
-            text, bad = _tidy(raw, number)
+            text, bad = _tidy(raw, first_line + number)
             found_numbers.append(number)
             texts.append(text)
             bad_utf8.append(bad)

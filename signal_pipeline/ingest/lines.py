@@ -10,6 +10,9 @@ blob instead; its bytes are decoded with each invalid byte escaped as ``\\xNN`` 
 held such bytes are flagged (``invalid_utf8``). The cost of that fallback grows with the number of
 invalid bytes, not of lines.
 
+A text file over ``max_read_bytes`` (DuckDB reads at most ~4 GiB per file) is read in parts cut
+at line ends (:mod:`signal_pipeline.ingest.parts`), each numbered from the lines before it.
+
 Line rule: ``n`` is the 1-based line number; a trailing newline does not start a line; ``\\r\\n``
 endings and a leading byte-order mark are stripped; any other line, blank or not, is a line
 (a blank line is quarantined as ``invalid_json``, never skipped).
@@ -24,13 +27,14 @@ import duckdb
 import numpy as np
 
 from signal_pipeline.ingest.formats import duckdb_path
+from signal_pipeline.ingest.parts import DEFAULT_MAX_READ_BYTES, file_parts
 
 LINES_TABLE = "_ingest_lines"
 _ERROR_HANDLER = "signal_pipeline_ingest_escape"
 _bad_offsets: list[int] = []
 
-# Numbered parts of the text bound as $text or read by read_text: trailing newline dropped,
-# CR endings and a leading BOM stripped.
+# Numbered lines of the text bound as $text or read by read_text (one part of a file, whose line k
+# is line $first_line + k): trailing newline dropped, CR endings and a leading BOM stripped.
 _TIDY_LINES = """
     SELECT $file_no::INTEGER AS file_no, n,
            CASE WHEN n = 1 AND prefix(line, chr(65279)) THEN ltrim(rtrim(line, chr(13)), chr(65279))
@@ -38,11 +42,14 @@ _TIDY_LINES = """
                 ELSE line END AS line,
            false AS bad_utf8
     FROM (
-        SELECT generate_subscripts(parts, 1)::BIGINT AS n, unnest(parts) AS line,
-               len(parts) AS n_parts
-        FROM (SELECT string_split(content, chr(10)) AS parts FROM {source})
+        SELECT k + $first_line AS n, line
+        FROM (
+            SELECT generate_subscripts(parts, 1)::BIGINT AS k, unnest(parts) AS line,
+                   len(parts) AS n_parts
+            FROM (SELECT string_split(content, chr(10)) AS parts FROM {source})
+        )
+        WHERE NOT (k = n_parts AND line = '')
     )
-    WHERE NOT (n = n_parts AND line = '')
 """
 
 
@@ -65,32 +72,54 @@ def create_lines_table(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def read_lines(con: duckdb.DuckDBPyConnection, path: Path, file_no: int) -> None:
-    """Append the lines of the text file ``path`` to ``_ingest_lines`` as file ``file_no``."""
+def read_lines(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    file_no: int,
+    *,
+    max_read_bytes: int = DEFAULT_MAX_READ_BYTES,
+    scratch_dir: Path | None = None,
+) -> None:
+    """Append the lines of the text file ``path`` to ``_ingest_lines`` as file ``file_no``; a file
+    over ``max_read_bytes`` is read in parts copied to ``scratch_dir``
+    (:mod:`signal_pipeline.ingest.parts`), with the same line numbers."""
+    for part in file_parts(path, max_read_bytes, scratch_dir):
+        read_part_lines(con, part.path, file_no, part.first_line)
+
+
+def read_part_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, file_no: int, first_line: int = 0
+) -> None:
+    """Append the lines of ``path`` (one part of file ``file_no``, its line k being line
+    ``first_line + k`` of the file) to ``_ingest_lines``."""
+    params = {"path": duckdb_path(path), "file_no": file_no, "first_line": first_line}
     try:
         con.execute(
-            f"INSERT INTO {LINES_TABLE} " + _TIDY_LINES.format(source="read_text($path)"),
-            {"path": duckdb_path(path), "file_no": file_no},
+            f"INSERT INTO {LINES_TABLE} " + _TIDY_LINES.format(source="read_text($path)"), params
         )
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise
-        _read_lines_with_invalid_utf8(con, path, file_no)
+        _read_lines_with_invalid_utf8(con, path, file_no, first_line)
 
 
-def _read_lines_with_invalid_utf8(con: duckdb.DuckDBPyConnection, path: Path, file_no: int) -> None:
+def _read_lines_with_invalid_utf8(
+    con: duckdb.DuckDBPyConnection, path: Path, file_no: int, first_line: int
+) -> None:
     rows = con.execute("SELECT content FROM read_blob(?)", [duckdb_path(path)]).fetchall()
     data: bytes = rows[0][0] if rows else b""
     _bad_offsets.clear()
     text = data.decode("utf-8", errors=_ERROR_HANDLER)
     newline_offsets = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    bad_lines = sorted({int(i) + 1 for i in np.searchsorted(newline_offsets, _bad_offsets)})
+    bad_lines = sorted(
+        {first_line + int(i) + 1 for i in np.searchsorted(newline_offsets, _bad_offsets)}
+    )
     _bad_offsets.clear()
     con.execute(
         f"INSERT INTO {LINES_TABLE} SELECT * REPLACE (list_contains($bad, n) AS bad_utf8) FROM ("
         + _TIDY_LINES.format(source="(SELECT $text AS content)")
         + ")",
-        {"text": text, "file_no": file_no, "bad": bad_lines},
+        {"text": text, "file_no": file_no, "bad": bad_lines, "first_line": first_line},
     )
 
 
@@ -108,13 +137,13 @@ def read_json_array_elements(con: duckdb.DuckDBPyConnection, path: Path, file_no
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise
-        read_lines(con, path, file_no)
+        read_part_lines(con, path, file_no)
         return
     valid, content = row
     if not content or not content.strip():
         return  # an empty document is an empty input
     if not valid:
-        read_lines(con, path, file_no)
+        read_part_lines(con, path, file_no)
         return
     con.execute(
         f"""

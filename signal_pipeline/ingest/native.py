@@ -20,8 +20,8 @@ def load_native(
 ) -> None:
     """Parse one native file into ``_ingest_classified`` (one row per line / data row).
 
-    JSON lines go through the typed ``read_json`` fast path when ``typed`` (it hands the file
-    back to the per-line parser when it cannot give the identical result).
+    JSON lines go through the typed ``read_json`` fast path when ``typed`` (it hands a part of
+    the file to the per-line parser when it cannot give the identical result).
     """
     if source.container in ("csv", "tsv", "parquet"):
         columns = read_rows(con, source, limits.max_line_bytes)
@@ -32,10 +32,17 @@ def load_native(
         return
     if source.container == "json_array":
         read_json_array_elements(con, source.path, source.number)
-    elif typed and load_typed_json_lines(con, source, limits):
+    elif typed:
+        load_typed_json_lines(con, source, limits)
         return
     else:
-        read_lines(con, source.path, source.number)
+        read_lines(
+            con,
+            source.path,
+            source.number,
+            max_read_bytes=limits.max_read_bytes,
+            scratch_dir=limits.scratch_dir,
+        )
     json_sql, json_params = extract_json_fields(_KEY_PATHS, limits.max_line_bytes)
     fields = {name: field_ref((name,)) for name in CANONICAL_FIELDS}
     append_parsed(con, source, json_sql, fields, limits, json_params)

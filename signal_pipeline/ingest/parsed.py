@@ -10,21 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 
 from signal_pipeline.ingest.formats import SourceFile
+from signal_pipeline.ingest.parts import DEFAULT_MAX_READ_BYTES
 from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE, classify_params, classify_sql
 from signal_pipeline.ingest.schema import CANONICAL_FIELDS, PARSED_COLUMNS
 
 
 @dataclass(frozen=True)
 class ParseLimits:
-    """The per-line limits every parser applies: line size and the accepted time window."""
+    """The per-line limits every parser applies (line size, the accepted time window), and how
+    large a file may be before it is read in parts copied to ``scratch_dir``
+    (:mod:`signal_pipeline.ingest.parts`)."""
 
     max_line_bytes: int
     future_limit: datetime  # naive UTC
     earliest: date
+    max_read_bytes: int = DEFAULT_MAX_READ_BYTES
+    scratch_dir: Path | None = None
 
 
 def create_classified_table(con: duckdb.DuckDBPyConnection, limits: ParseLimits) -> None:
@@ -50,6 +56,31 @@ def append_parsed(
     bound ``$file_no``); ``field_sql`` gives the SQL (built in code) of each canonical field, a
     missing field is NULL. The file number and bounds are bound parameters.
     """
+    sql, params = _insert_statement(source, from_sql, field_sql, limits, from_params)
+    con.execute(sql, params)
+
+
+def explain_parsed(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    from_sql: str,
+    field_sql: Mapping[str, str],
+    limits: ParseLimits,
+    from_params: Mapping[str, object] | None = None,
+) -> list[tuple[str, str]]:
+    """The physical plan (``EXPLAIN (FORMAT json)`` rows) of :func:`append_parsed` with the same
+    arguments, without running it."""
+    sql, params = _insert_statement(source, from_sql, field_sql, limits, from_params)
+    return con.execute(f"EXPLAIN (FORMAT json) {sql}", params).fetchall()
+
+
+def _insert_statement(
+    source: SourceFile,
+    from_sql: str,
+    field_sql: Mapping[str, str],
+    limits: ParseLimits,
+    from_params: Mapping[str, object] | None,
+) -> tuple[str, dict[str, object]]:
     unknown = set(field_sql) - set(CANONICAL_FIELDS)
     if unknown:
         raise ValueError(f"not canonical fields: {sorted(unknown)}")
@@ -64,4 +95,4 @@ def append_parsed(
     params = classify_params(future_limit=limits.future_limit, earliest=limits.earliest)
     params |= {"file_no": source.number}
     params |= dict(from_params or {})
-    con.execute(f"INSERT INTO {CLASSIFIED_TABLE} BY NAME {classify_sql(base)}", params)
+    return f"INSERT INTO {CLASSIFIED_TABLE} BY NAME {classify_sql(base)}", params

@@ -31,13 +31,19 @@ REASONS: tuple[str, ...] = (
 
 CLASSIFIED_TABLE = "_ingest_classified"
 
-# (field, lower bound, upper bound); None = unbounded.
+#: Longest believable hover: one day (no hover outlasts the 24 h session cap).
+MAX_HOVER_MS = 86_400_000.0
+#: Largest believable revenue of one purchase event.
+MAX_REVENUE = 1e12
+
+# (field, lower bound, upper bound); None = unbounded. The upper bounds also keep every value
+# inside the exact DECIMAL sums of the SQL models (deterministic, order-independent totals).
 VALUE_RANGES: tuple[tuple[str, float | None, float | None], ...] = (
-    ("hover_ms", 0.0, None),
+    ("hover_ms", 0.0, MAX_HOVER_MS),
     ("scroll_depth_pct", 0.0, 100.0),
     ("x", 0.0, 1.0),
     ("y", 0.0, 1.0),
-    ("revenue", 0.0, None),
+    ("revenue", 0.0, MAX_REVENUE),
 )
 
 
@@ -64,6 +70,10 @@ def classify_sql(base_sql: str) -> str:
     pass: ``file_no, source_line, reason, detail`` and the typed staged columns (``ts`` UTC,
     numbers as DOUBLE, ``page_type`` only when the event gives a known one). ``detail`` is built
     only for failing rows. Needs the parameters of :func:`classify_params`.
+
+    Membership tests use ``list_position``, not ``list_contains`` / ``IN``: DuckDB rewrites the
+    latter into a hash join, which loses the row order the typed JSON-lines path numbers lines by
+    (:mod:`signal_pipeline.ingest.typed_json_lines` checks the plan).
     """
     numbers = ", ".join(
         f"TRY_CAST(trim({field}) AS DOUBLE) AS {field}_num" for field, _, _ in VALUE_RANGES
@@ -89,7 +99,7 @@ def classify_sql(base_sql: str) -> str:
                        WHEN ts_utc IS NULL THEN 'unparseable_timestamp'
                        WHEN ts_utc > $future_limit THEN 'timestamp_in_future'
                        WHEN ts_utc < $earliest THEN 'timestamp_before_start'
-                       WHEN NOT coalesce(list_contains($event_types, event_type_norm), false)
+                       WHEN list_position($event_types, event_type_norm) IS NULL
                            THEN 'unknown_event_type'
                        WHEN {range_problem} IS NOT NULL THEN 'value_out_of_range'
                    END AS reason
@@ -107,7 +117,7 @@ def classify_sql(base_sql: str) -> str:
                          || strftime($future_limit, '%Y-%m-%dT%H:%M:%SZ')
                 WHEN ts_utc < $earliest
                     THEN 'ts=' || ts || ' is before ' || strftime($earliest, '%Y-%m-%d')
-                WHEN NOT coalesce(list_contains($event_types, event_type_norm), false)
+                WHEN list_position($event_types, event_type_norm) IS NULL
                     THEN 'event_type=' || coalesce(event_type, '(missing)') || ' is not one of '
                          || array_to_string($event_types, ', ')
                 ELSE {range_problem}
@@ -122,7 +132,7 @@ def classify_sql(base_sql: str) -> str:
             CASE WHEN trim(user_id) <> '' THEN user_id END AS user_id,
             CASE WHEN trim(session_id) <> '' THEN session_id END AS session_id,
             page_url,
-            CASE WHEN list_contains($page_types, lower(trim(page_type)))
+            CASE WHEN list_position($page_types, lower(trim(page_type))) IS NOT NULL
                  THEN lower(trim(page_type)) END AS page_type,
             page_view_id,
             element,

@@ -19,6 +19,7 @@ from signal_pipeline.ingest.formats import SourceFile, detect_format, duckdb_pat
 from signal_pipeline.ingest.lines import LINES_TABLE, create_lines_table
 from signal_pipeline.ingest.native import load_native
 from signal_pipeline.ingest.parsed import ParseLimits, create_classified_table
+from signal_pipeline.ingest.parts import needs_parts
 from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE, REASONS
 from signal_pipeline.ingest.report import IngestReport
 from signal_pipeline.ingest.schema import (
@@ -70,11 +71,14 @@ def ingest_files(
     now = settings.now or datetime.now(UTC)
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
-    with _reading_connection(con, files) as reader:
+    split = any(needs_parts(path, settings.max_read_bytes) for path in files)
+    with _reading_connection(con, files, needs_scratch=split) as (reader, scratch_dir):
         limits = ParseLimits(
             max_line_bytes=settings.max_line_bytes,
             future_limit=now + settings.future_tolerance,
             earliest=settings.earliest,
+            max_read_bytes=settings.max_read_bytes,
+            scratch_dir=scratch_dir,
         )
         create_classified_table(reader, limits)
         create_lines_table(reader)
@@ -102,8 +106,10 @@ def ingest_files(
 
 @contextmanager
 def _reading_connection(
-    con: duckdb.DuckDBPyConnection, files: list[Path]
-) -> Iterator[duckdb.DuckDBPyConnection]:
+    con: duckdb.DuckDBPyConnection, files: list[Path], needs_scratch: bool
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path | None]]:
+    """The connection that reads ``files``, and a folder it may read where files too large for
+    one read are cut into parts (None when none is needed or available)."""
     directories = sorted({str(path.parent) for path in files})
     external = con.execute("SELECT current_setting('enable_external_access')").fetchall()
     if not external[0][0]:
@@ -114,15 +120,31 @@ def _reading_connection(
             raise PermissionError(
                 f"the connection may only read below {allowed}; inputs are in {outside}"
             )
-        yield con
-        return
+        scratch = _scratch_dir(con, allowed) if needs_scratch else None
+        if scratch is not None or not needs_scratch:
+            yield con, scratch  # parts live in their own temp folder below it, removed after
+            return
     workdir = Path(tempfile.mkdtemp(prefix="signal_pipeline_ingest_"))
     reader = db.connect(workdir / "reader.duckdb", allowed_directories=directories or [workdir])
     try:
-        yield reader
+        yield reader, (workdir / "reader.duckdb.tmp" / "ingest_parts") if needs_scratch else None
     finally:
         reader.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _scratch_dir(con: duckdb.DuckDBPyConnection, allowed: list[str]) -> Path | None:
+    """A folder below the restricted ``con``'s allowed directories for file parts: its database's
+    temp folder ``<database>.tmp`` (allowed by :func:`signal_pipeline.db.connect`), if allowed."""
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    if not rows or not rows[0][0]:
+        return None
+    temp_dir = Path(f"{rows[0][0]}.tmp")
+    if not any((str(temp_dir) + "/").startswith(a) for a in allowed):
+        return None
+    return temp_dir / "ingest_parts"
 
 
 def _parquet_family(con: duckdb.DuckDBPyConnection, source: SourceFile) -> SourceFile:

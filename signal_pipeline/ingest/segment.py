@@ -76,7 +76,13 @@ def load_segment(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: Par
     if source.container == "json_array":
         read_json_array_elements(con, source.path, source.number)
     else:
-        read_lines(con, source.path, source.number)
+        read_lines(
+            con,
+            source.path,
+            source.number,
+            max_read_bytes=limits.max_read_bytes,
+            scratch_dir=limits.scratch_dir,
+        )
     json_sql, json_params = extract_json_fields(list(_PATHS.values()), limits.max_line_bytes)
     ref = {key: field_ref(path) for key, path in _PATHS.items()}
     call = f"lower({ref['type']})"

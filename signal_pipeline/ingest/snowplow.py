@@ -19,7 +19,7 @@ import re
 
 import duckdb
 
-from signal_pipeline.ingest.formats import SourceFile
+from signal_pipeline.ingest.formats import SourceFile, is_header_row
 from signal_pipeline.ingest.parsed import ParseLimits, append_parsed
 from signal_pipeline.ingest.rows import ROWS_TABLE, read_rows
 
@@ -63,6 +63,10 @@ EVENT_TYPES_BY_NAME: dict[str, str] = {
 }
 
 _SAFE_NAME = re.compile(r"[a-z0-9_]+")
+#: A Snowplow header names at least one of these (the event id or one of its timestamps).
+SNOWPLOW_KEY_COLUMNS = frozenset(
+    {"event_id", "collector_tstamp", "derived_tstamp", "dvce_created_tstamp"}
+)
 _WEB_PAGE_CONTEXT_PREFIX = "contexts_com_snowplowanalytics_snowplow_web_page_1"
 _YAUAA_CONTEXT_PREFIX = "contexts_nl_basjes_yauaa_context_1"
 _LINK_CLICK_PREFIX = "unstruct_event_com_snowplowanalytics_snowplow_link_click_1"
@@ -73,6 +77,13 @@ def load_snowplow(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: Pa
     headerless = source.container == "tsv" and _is_headerless(source)
     names = list(ENRICHED_TSV_FIELDS) if headerless else None
     columns = read_rows(con, source, limits.max_line_bytes, headerless_names=names)
+    if source.container != "parquet" and not columns & SNOWPLOW_KEY_COLUMNS:
+        # Its first line was taken as a header but names no Snowplow column: reading on would
+        # drop that line unaccounted for (e.g. JSON lines forced with --format snowplow).
+        raise ValueError(
+            f"{source.path}: not a Snowplow export: its first line names none of "
+            f"{', '.join(sorted(SNOWPLOW_KEY_COLUMNS))} (wrong --format? try --format auto)"
+        )
 
     def col(name: str) -> str:
         return f"nullif({_quote(name)}, '')" if name in columns else "NULL"
@@ -137,8 +148,8 @@ def load_snowplow(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: Pa
 
 def _is_headerless(source: SourceFile) -> bool:
     with source.path.open("rb") as handle:
-        first = handle.readline(1_000_000).decode("utf-8", errors="replace")
-    return "collector_tstamp" not in first and "event_id" not in first
+        first = handle.readline(1_000_000).decode("utf-8", errors="replace").lstrip("\ufeff")
+    return not is_header_row(first.rstrip("\r\n").split("\t"))
 
 
 def _self_describing(column_sql: str, schema_name: str, data_path: str) -> str:

@@ -133,6 +133,16 @@ def version_table(versions: pd.DataFrame) -> dict[str, list]:
     }
 
 
+def lift_section(lift: pd.DataFrame | None) -> dict[str, list] | None:
+    """The A/B lift table per segment, or None when `segment_experiment_lift` does not exist."""
+    if lift is None:
+        return None
+    from signal_pipeline.experiments.summary import SUMMARY_HEADER, lift_summary_rows
+
+    rows = lift_summary_rows(lift) if len(lift) else []
+    return {"header": SUMMARY_HEADER, "rows": rows}
+
+
 def render(data: ReportData, database: Path, h: float = 5.0) -> tuple[str, int]:
     """The report's HTML and the number of charts in it."""
     svgs: dict[str, str] = {}
@@ -146,6 +156,9 @@ def render(data: ReportData, database: Path, h: float = 5.0) -> tuple[str, int]:
         svgs["bots"] = charts.to_svg(charts.bot_reason_bars(data.bot_reasons))
     if not data.drift.empty:
         svgs["drift"] = charts.to_svg(charts.drift_lines(data.drift, h))
+    lift = lift_section(data.lift)
+    if lift and lift["rows"] and data.lift is not None:
+        svgs["lift"] = charts.to_svg(charts.lift_forest(data.lift))
     page = TEMPLATE.render(
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         database=html.escape(str(database)),
@@ -155,6 +168,7 @@ def render(data: ReportData, database: Path, h: float = 5.0) -> tuple[str, int]:
         bot_totals=data.bot_totals,
         drift=drift_status(data.drift) if not data.drift.empty else None,
         versions=version_table(data.versions) if not data.versions.empty else None,
+        lift=lift,
         svgs=svgs,
         missing=data.missing,
     )

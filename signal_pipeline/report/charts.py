@@ -106,3 +106,44 @@ def drift_lines(drift: pd.DataFrame, h: float) -> alt.FacetChart:
         .properties(width=WIDTH // 2 - 20, height=140)
         .facet(facet="signal:N", columns=2, title="Drift: CUSUM per signal (dashed: h)")
     )
+
+
+def lift_forest(lift: pd.DataFrame) -> alt.LayerChart:
+    """Forest plot: absolute lift per segment and metric, raw and stratified, with 95 % CIs."""
+    rows = lift[lift["abs_lift"].notna()]
+    long = pd.concat(
+        [
+            rows.assign(
+                estimate="raw",
+                lift=rows["abs_lift"],
+                low=rows["abs_lift_ci_low"],
+                high=rows["abs_lift_ci_high"],
+            ),
+            rows.assign(
+                estimate="stratified (MH)",
+                lift=rows["adjusted_abs_lift"],
+                low=rows["adjusted_ci_low"],
+                high=rows["adjusted_ci_high"],
+            ),
+        ]
+    )[["segment_name", "metric", "treatment_variant", "estimate", "lift", "low", "high"]]
+    long = long[long["lift"].notna()]
+    base = alt.Chart().encode(
+        y=alt.Y("segment_name:N", title=None),
+        yOffset=alt.YOffset("estimate:N"),
+        color=alt.Color("estimate:N", title=None),
+    )
+    bars = base.mark_rule().encode(
+        x=alt.X("low:Q", title="absolute lift (treatment − control)", axis=alt.Axis(format="+.0%")),
+        x2="high:Q",
+    )
+    points = base.mark_point(filled=True).encode(
+        x="lift:Q",
+        tooltip=["segment_name", "metric", "estimate", alt.Tooltip("lift:Q", format="+.1%")],
+    )
+    zero = alt.Chart().mark_rule(color="black").encode(x=alt.datum(0.0))
+    return (
+        alt.layer(bars, points, zero, data=long)
+        .properties(width=WIDTH - 160, height=max(80, 40 * long["segment_name"].nunique()))
+        .facet(row=alt.Row("metric:N", title=None), title="A/B lift per segment (95 % CI)")
+    )  # type: ignore[return-value]

@@ -27,6 +27,8 @@ class ReportData:
     drift: pd.DataFrame
     versions: pd.DataFrame
     missing: list[str] = field(default_factory=list)
+    lift: pd.DataFrame | None = None
+    """`segment_experiment_lift`; None when the table does not exist (the section is hidden)."""
 
 
 def _frame(
@@ -90,6 +92,11 @@ def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         "membership_churn FROM cluster_model_versions ORDER BY version DESC LIMIT 5",
         missing,
     )
+    lift = (
+        con.execute("SELECT * FROM segment_experiment_lift").df()
+        if table_exists(con, "segment_experiment_lift")
+        else None
+    )
     return ReportData(
-        profiles, feature_means, scatter, bot_reasons, totals, drift, versions, missing
+        profiles, feature_means, scatter, bot_reasons, totals, drift, versions, missing, lift
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
 
 from signal_pipeline.segments.config import NOISE_CLUSTER, NOISE_SEGMENT_ID, NOISE_SEGMENT_NAME
 from signal_pipeline.segments.model_artifact import ClusterModel
@@ -43,6 +42,8 @@ def nearest_core_clusters(
     n_jobs: int | None = None,
 ) -> np.ndarray:
     """Cluster label of each row's nearest core sample within `eps`, else `NOISE_CLUSTER`."""
+    from sklearn.neighbors import NearestNeighbors
+
     labels = np.full(len(scaled), NOISE_CLUSTER, dtype=np.int64)
     if len(scaled) == 0 or len(core_samples) == 0:
         return labels

@@ -21,14 +21,14 @@ log-scale and the silhouette has no threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
-from sklearn.metrics import pairwise_distances, silhouette_samples
-from sklearn.neighbors import NearestNeighbors
 
 from signal_pipeline.segments.config import DEFAULT_EPS_SCAN_FACTORS
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 DEFAULT_SCORE_SAMPLE = 2_000
 
@@ -77,6 +77,8 @@ class EpsScan:
 
 def neighbor_graph(rows: np.ndarray, radius: float) -> sparse.csr_matrix:
     """Sparse distance graph of every pair of `rows` within `radius` (self included)."""
+    from sklearn.neighbors import NearestNeighbors
+
     index = NearestNeighbors(radius=radius, algorithm="auto").fit(rows)
     graph = index.radius_neighbors_graph(rows, mode="distance", sort_results=False).tocsr()
     graph.data = graph.data.astype(np.float32)
@@ -121,6 +123,9 @@ def graph_dbscan(
     the cluster of its *nearest* core row (sklearn takes whichever cluster reaches it first;
     nearest is deterministic and is the rule `assign.py` applies to new sessions).
     """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     n_rows = edges.n_rows
     within = edges.distance <= eps
     owner, neighbor = edges.owner[within], edges.neighbor[within]
@@ -163,6 +168,8 @@ def graph_dbscan(
 
 def noise_penalized_silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette over all sampled sessions, noise (label < 0) counting 0."""
+    from sklearn.metrics import silhouette_samples
+
     clustered = labels >= 0
     distinct = np.unique(labels[clustered])
     if len(distinct) < 2 or clustered.sum() <= len(distinct):
@@ -190,6 +197,8 @@ def scan_eps(
     sessions, so duplicates count as often as they occur). Returns the scan and the neighbour
     graph (at the largest candidate) for the final fit to reuse.
     """
+    from sklearn.metrics import pairwise_distances
+
     ordered = sorted(set(factors) | {1.0})
     largest = knee_eps * max(ordered)
     if edges is None:

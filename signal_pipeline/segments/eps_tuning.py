@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 MIN_EPS = 1e-6
 TAIL_QUANTILE = 0.995
@@ -64,6 +63,8 @@ def k_distances(
     With `sample_weight` (rows deduplicated, weight = multiplicity) the k-th neighbour is found
     on the weighted cumulative count, so duplicates count as the neighbours they are.
     """
+    from sklearn.neighbors import NearestNeighbors
+
     n_rows = len(scaled)
     if n_rows == 0:
         return np.empty(0)

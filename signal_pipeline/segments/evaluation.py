@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from signal_pipeline.segments.model_artifact import ClusterModel
 from signal_pipeline.segments.profiles import headline_metrics, overall_conversion_rate
@@ -26,6 +25,8 @@ def adjusted_rand(
     labels_true: pd.Series | np.ndarray, labels_pred: pd.Series | np.ndarray
 ) -> float:
     """Adjusted Rand index between two labelings of the same sessions (1 = identical)."""
+    from sklearn.metrics import adjusted_rand_score
+
     return float(adjusted_rand_score(np.asarray(labels_true), np.asarray(labels_pred)))
 
 
@@ -38,6 +39,8 @@ def silhouette_on_sample(
     random_state: int = 0,
 ) -> float:
     """Mean silhouette of non-noise sessions in scaled space (NaN with fewer than 2 clusters)."""
+    from sklearn.metrics import silhouette_score
+
     joined = assignments[["session_id", "cluster", "is_noise"]].merge(
         features, on="session_id", how="inner", validate="one_to_one"
     )

@@ -43,8 +43,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import DBSCAN, HDBSCAN
-from sklearn.neighbors import KDTree
 
 from signal_pipeline.segments.assign import (
     REASON_LOW_DENSITY,
@@ -296,6 +294,8 @@ def _fit_dbscan(
     number of rows DBSCAN saw and, for an auto eps, the eps scan around the knee
     (`eps_selection.py`). Rows the guard leaves out are labelled by nearest-core assignment.
     """
+    from sklearn.cluster import DBSCAN
+
     min_samples = config.min_samples
     scan_factors = config.eps_scan_factors if config.eps is None else ()
     # The scan's neighbour graph is built at its largest candidate: guard that radius.
@@ -374,6 +374,8 @@ def _fit_dbscan(
 
 def _expected_neighbor_pairs(rows: np.ndarray, eps: float, random_state: int) -> float:
     """Estimated total eps-neighbourhood size DBSCAN materialises over distinct `rows`."""
+    from sklearn.neighbors import KDTree
+
     if len(rows) == 0:
         return 0.0
     rng = np.random.default_rng(random_state)
@@ -384,6 +386,8 @@ def _expected_neighbor_pairs(rows: np.ndarray, eps: float, random_state: int) ->
 
 def _fit_hdbscan(sample_scaled: np.ndarray, config: ClusterConfig) -> _Clustering:
     """HDBSCAN on the fit rows; its clustered rows (deduplicated) serve as exemplars."""
+    from sklearn.cluster import HDBSCAN
+
     min_cluster_size = min(config.min_cluster_size, len(sample_scaled))
     model = HDBSCAN(
         min_cluster_size=max(min_cluster_size, 2),

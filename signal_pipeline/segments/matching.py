@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from signal_pipeline.segments.config import SEGMENT_ID_PREFIX
 from signal_pipeline.segments.model_artifact import ClusterModel
@@ -66,6 +65,8 @@ def match_segments(
     `comparable=False` (features changed) nothing is matched but numbering still continues
     after the previous model's, so no id is reused.
     """
+    from scipy.optimize import linear_sum_assignment
+
     new_centroids = np.asarray(new_centroids, dtype=float)
     n_new = len(new_centroids)
     next_number = FIRST_SEGMENT_NUMBER if previous is None else previous.next_segment_number

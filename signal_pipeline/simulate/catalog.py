@@ -25,6 +25,7 @@ CAMPAIGNS: tuple[str | None, ...] = (
     "spring_sale",
     "retargeting_display",
     "comparison_guide",
+    "social_video_push",
 )
 CAMPAIGN_SOURCES: dict[str, str] = {
     "brand_search": "utm_source=google&utm_medium=cpc",
@@ -32,7 +33,10 @@ CAMPAIGN_SOURCES: dict[str, str] = {
     "spring_sale": "utm_source=facebook&utm_medium=paid_social",
     "retargeting_display": "utm_source=criteo&utm_medium=display",
     "comparison_guide": "utm_source=techreview&utm_medium=referral",
+    "social_video_push": "utm_source=tiktok&utm_medium=paid_social",
 }
+EXPERIMENT_CAMPAIGN = "social_video_push"
+"""Never drawn by the personas: only the planted experiment (`experiment.py`) sends traffic."""
 
 EXPERIMENT = "pricing_layout_2026"
 VARIANTS: tuple[str, ...] = ("control", "stacked_plans")

@@ -88,7 +88,7 @@ HUMAN_PERSONAS: tuple[PersonaProfile, ...] = (
         clicks_per_page=0.6,
         video_play_rate=0.05,
         mobile_share=0.25,
-        campaign_weights=(0.50, 0.25, 0.10, 0.05, 0.05, 0.05),
+        campaign_weights=(0.50, 0.25, 0.10, 0.05, 0.05, 0.05, 0.00),
     ),
     PersonaProfile(
         persona_id="deep_comparer",
@@ -109,7 +109,7 @@ HUMAN_PERSONAS: tuple[PersonaProfile, ...] = (
         clicks_per_page=1.0,
         video_play_rate=0.30,
         mobile_share=0.20,
-        campaign_weights=(0.45, 0.10, 0.10, 0.05, 0.05, 0.25),
+        campaign_weights=(0.45, 0.10, 0.10, 0.05, 0.05, 0.25, 0.00),
     ),
     PersonaProfile(
         persona_id="pricing_hoverer",
@@ -130,7 +130,7 @@ HUMAN_PERSONAS: tuple[PersonaProfile, ...] = (
         clicks_per_page=0.3,
         video_play_rate=0.02,
         mobile_share=0.10,
-        campaign_weights=(0.55, 0.10, 0.05, 0.20, 0.10, 0.00),
+        campaign_weights=(0.55, 0.10, 0.05, 0.20, 0.10, 0.00, 0.00),
     ),
 )
 

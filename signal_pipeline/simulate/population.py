@@ -72,6 +72,8 @@ class SessionPlan:
     """Page number from which events carry the user_id, -1 when not logged in."""
     dwell_factor: np.ndarray
     """Multiplier on page dwell (drift)."""
+    cta_session_rate: np.ndarray
+    """Planted chance that the session clicks a CTA once (NaN: the persona's per-page CTR)."""
     session_id: np.ndarray
     anonymous_id: np.ndarray
     user_id: np.ndarray
@@ -270,6 +272,7 @@ def plan_sessions(
         page_count=page_count.astype(np.int32),
         login_page=login_page.astype(np.int32),
         dwell_factor=dwell_factor,
+        cta_session_rate=np.full(sessions, np.nan),
         session_id=session_id,
         anonymous_id=anonymous_id,
         user_id=user_id,

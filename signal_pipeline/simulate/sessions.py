@@ -312,17 +312,24 @@ def _click_block(
     clicks_per_page: np.ndarray,
     cta_ctr: np.ndarray,
     human_behaviour: np.ndarray,
+    session_cta_rate: np.ndarray,
 ) -> _Block:
     """Content clicks, CTA clicks and the navigation click that leads to the next page.
+
+    A session with a planted `session_cta_rate` (an experiment) clicks a CTA once, on one page
+    drawn uniformly, with that chance; other human pages click one with their persona's CTR.
 
     Click times are stratified: with k clicks on a page the j-th falls in the j-th k-th of the
     dwell, away from its edges, so human clicks are never near-simultaneous.
     """
     navigation = (~pages.is_last).astype(np.int64)
     cta = np.zeros(len(pages.kind), bool)
+    planted = ~np.isnan(session_cta_rate[pages.session])
     for code, rate in enumerate(cta_ctr):
-        members = np.flatnonzero(human_behaviour == code)
+        members = np.flatnonzero((human_behaviour == code) & ~planted)
         cta[members] = exact_quota(rng, len(members), float(rate))
+    if planted.any():
+        cta |= _planted_cta_pages(rng, pages, session_cta_rate)
     bot_pages = np.flatnonzero(human_behaviour < 0)
     cta[bot_pages] = rng.random(len(bot_pages)) < 0.03
     extra = rng.poisson(clicks_per_page)
@@ -343,6 +350,18 @@ def _click_block(
     block = _block(page, offset, "click", element=element, pointer=np.ones(len(page), bool))
     block.event_type[is_cta] = EVENT_CODE["cta_click"]
     return block
+
+
+def _planted_cta_pages(
+    rng: np.random.Generator, pages: PageColumns, session_cta_rate: np.ndarray
+) -> np.ndarray:
+    """Pages with the one CTA click of sessions whose CTA chance is planted."""
+    sessions = len(session_cta_rate)
+    rate = np.nan_to_num(session_cta_rate, nan=0.0)
+    clicks = rng.random(sessions) < rate
+    page_count = np.bincount(pages.session, minlength=sessions)
+    chosen = np.floor(rng.random(sessions) * page_count).astype(np.int64)
+    return clicks[pages.session] & (pages.number == chosen[pages.session])
 
 
 def _burst_block(rng: np.random.Generator, plan: SessionPlan, pages: PageColumns) -> _Block:
@@ -487,6 +506,7 @@ def build_events(rng: np.random.Generator, plan: SessionPlan, site: SiteMap) -> 
             table["clicks_per_page"][behaviour],
             table["cta_ctr"],
             human_behaviour,
+            plan.cta_session_rate,
         ),
         burst,
     ]

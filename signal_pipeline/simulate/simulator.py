@@ -5,6 +5,7 @@ Output (all byte-identical for the same arguments):
   bad lines and duplicate lines sit at seeded positions between sessions.
 - `labels.csv`: one row per session with its persona, bot kind and conversion.
 - `summary.json`: the counts of `SimulationSummary`.
+- `experiment.json`: only with an `ExperimentDesign`, the planted A/B test's ground truth.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import orjson
 
 from signal_pipeline.simulate.bad_lines import BAD_LINE_KINDS, bad_line_kinds, make_bad_line
 from signal_pipeline.simulate.catalog import build_site_map
+from signal_pipeline.simulate.experiment import EXPERIMENT_FILE, ExperimentDesign, plant_experiment
 from signal_pipeline.simulate.personas import BOT_KINDS, BOT_PERSONA, persona_ids
 from signal_pipeline.simulate.population import SessionPlan, plan_sessions
 from signal_pipeline.simulate.sessions import build_events
@@ -112,12 +114,16 @@ def simulate(
     bot_share: float = 0.10,
     with_session_ids: bool = True,
     progress: Callable[[int], None] | None = None,
+    experiment: ExperimentDesign | None = None,
 ) -> SimulationSummary:
     """Write a simulated clickstream, its labels and a summary to `out_dir`.
 
     `progress` is called after each batch with the number of sessions written so far.
     Human page dwell is multiplied by `drift_factor` for sessions starting on day index
     ≥ `drift_day`. Bad lines and duplicates are extra lines at seeded positions.
+    With `experiment`, an A/B test with a known lift and a confounding campaign is planted
+    (see `simulate/experiment.py`) and its ground truth written to `experiment.json`; without
+    it the output is exactly what it was before experiments existed.
     """
     if sessions < 1 or days < 1:
         raise ValueError("sessions and days must be at least 1")
@@ -136,6 +142,12 @@ def simulate(
         drift_day=drift_day,
         drift_factor=drift_factor,
     )
+    experiment_truth: dict[str, object] | None = None
+    if experiment is not None:
+        (experiment_seed,) = root.spawn(1)  # a fourth child: the other streams are unchanged
+        plan, experiment_truth = plant_experiment(
+            np.random.default_rng(experiment_seed), plan, experiment, days=days, start=start
+        )
     site = build_site_map()
     encoder = EventLineEncoder(site, with_session_ids=with_session_ids)
 
@@ -209,6 +221,12 @@ def simulate(
         files={"events": EVENTS_FILE, "labels": LABELS_FILE, "summary": SUMMARY_FILE},
     )
     _write_labels(out_dir / LABELS_FILE, plan, start, session_events, session_end)
+    (out_dir / EXPERIMENT_FILE).unlink(missing_ok=True)  # never a stale truth from a past run
+    if experiment_truth is not None:
+        summary.files["experiment"] = EXPERIMENT_FILE
+        (out_dir / EXPERIMENT_FILE).write_bytes(
+            orjson.dumps(experiment_truth, option=orjson.OPT_INDENT_2) + b"\n"
+        )
     (out_dir / SUMMARY_FILE).write_bytes(
         orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
     )

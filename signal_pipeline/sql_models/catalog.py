@@ -3,7 +3,9 @@
 One file is one table is one asset: ``page_views.sql`` builds the table ``page_views``. A model is
 a single DuckDB ``SELECT`` (CTEs welcome); its upstream tables are the tables it reads, found by
 parsing the SQL, never from a hand-kept list. Header comment lines (``-- ...``) before the first
-statement are the asset's description; a line ``-- group: NAME`` sets its asset group.
+statement are the asset's description; a line ``-- group: NAME`` sets its asset group and a line
+``-- materialized: view`` (default ``table``) makes the model a DuckDB view instead of a table:
+for per-event models whose readers each need a few columns (DuckDB prunes the rest).
 
 Errors (syntax, a reference to an unknown table, a cycle) are raised as :class:`SqlModelError` at
 definition load, naming the file and line.
@@ -30,6 +32,10 @@ SQL_DIALECT = "duckdb"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
 _GROUP_LINE = re.compile(r"^--\s*group:\s*(?P<group>[a-z_][a-z0-9_]*)\s*$")
+_MATERIALIZED_LINE = re.compile(r"^--\s*materialized:\s*(?P<kind>\S+)\s*$")
+
+#: How a model can be stored: a table (rebuilt atomically) or a view (computed when read).
+MATERIALIZATIONS = ("table", "view")
 
 
 class SqlModelError(ValueError):
@@ -46,6 +52,7 @@ class SqlModel:
     upstream: tuple[str, ...]
     description: str
     group: str
+    materialized: str = "table"
 
     @property
     def expression(self) -> exp.Expression:
@@ -53,10 +60,12 @@ class SqlModel:
         return sqlglot.parse_one(self.sql, read=SQL_DIALECT)
 
 
-def _header(sql: str) -> tuple[str, str | None]:
+def _header(sql: str, path: Path) -> tuple[str, str | None, str]:
+    """Description, group and materialization from the leading ``--`` comment lines."""
     lines: list[str] = []
     group: str | None = None
-    for raw in sql.splitlines():
+    materialized = "table"
+    for number, raw in enumerate(sql.splitlines(), start=1):
         line = raw.strip()
         if not line:
             if lines:
@@ -68,8 +77,17 @@ def _header(sql: str) -> tuple[str, str | None]:
         if match:
             group = match.group("group")
             continue
+        kind = _MATERIALIZED_LINE.match(line)
+        if kind:
+            materialized = kind.group("kind")
+            if materialized not in MATERIALIZATIONS:
+                raise SqlModelError(
+                    f"{path}:{number}: materialized must be one of {', '.join(MATERIALIZATIONS)}, "
+                    f"not {materialized!r}"
+                )
+            continue
         lines.append(line[2:].strip())
-    return "\n".join(lines).strip(), group
+    return "\n".join(lines).strip(), group, materialized
 
 
 def _line_of(sql: str, name: str) -> int:
@@ -116,7 +134,7 @@ def referenced_tables(sql: str, path: Path) -> tuple[str, ...]:
 def load_model(path: Path, default_group: str = "sql_models") -> SqlModel:
     """Parse one ``.sql`` file into a :class:`SqlModel`."""
     sql = path.read_text(encoding="utf-8")
-    description, group = _header(sql)
+    description, group, materialized = _header(sql, path)
     return SqlModel(
         name=path.stem,
         path=path,
@@ -124,6 +142,7 @@ def load_model(path: Path, default_group: str = "sql_models") -> SqlModel:
         upstream=referenced_tables(sql, path),
         description=description or f"SQL model {path.name}",
         group=group or default_group,
+        materialized=materialized,
     )
 
 

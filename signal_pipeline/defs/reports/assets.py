@@ -16,6 +16,7 @@ REPORT_NAME = "segment_report.html"
         "sessions",
         "page_views",
         "sessionized_events",
+        "segment_experiment_lift",
     ],
     kinds={"html", "duckdb"},
     owners=["team:data-science"],

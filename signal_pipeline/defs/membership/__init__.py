@@ -1,0 +1,1 @@
+"""Segment membership exports for activation (ad and CRM tools)."""
