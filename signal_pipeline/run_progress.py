@@ -4,16 +4,19 @@ Dagster hands every structured run event to each configured logger. ``progress_l
 logger whose handler forwards step starts and step ends to the *progress sink* installed by
 ``reporting_steps`` for the duration of one run; outside such a block (the UI, the daemon) it
 does nothing. It is activated only when a run's config names it (``loggers: {progress: {}}``).
+A long step reports progress within itself by logging ``work_progress(done, total, unit)`` at
+DEBUG level (e.g. ingest: bytes of the event files read); the sink shows it as a second bar.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import dagster as dg
 
@@ -26,6 +29,19 @@ class StepSink(Protocol):
 
     def step_finished(self, step_key: str, succeeded: bool) -> None:
         """A step ended (succeeded, failed or was skipped)."""
+
+    def step_progress(self, step_key: str, done: int, total: int, unit: str) -> None:
+        """A running step has done ``done`` of ``total`` units of its work."""
+
+
+#: How a step's progress message starts (followed by "<done>/<total> <unit>").
+WORK_PROGRESS_MARKER = "signal-pipeline progress"
+_WORK_PROGRESS = re.compile(re.escape(WORK_PROGRESS_MARKER) + r" (\d+)/(\d+) (\w+)$")
+
+
+def work_progress(done: int, total: int, unit: str) -> str:
+    """The log message by which a step reports ``done`` of ``total`` ``unit`` of its work."""
+    return f"{WORK_PROGRESS_MARKER} {int(done)}/{int(total)} {unit}"
 
 
 _ENDED = {"STEP_SUCCESS": True, "STEP_FAILURE": False, "STEP_SKIPPED": False}
@@ -48,10 +64,24 @@ def reporting_steps(sink: StepSink) -> Iterator[None]:
 
 class _StepEventHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._forward(record)
+        except Exception:  # a progress display must never fail a run
+            self.handleError(record)
+
+    def _forward(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None)
-        event = meta.get("dagster_event") if isinstance(meta, dict) else None
         sink = _sink
-        if event is None or sink is None or not event.step_key:
+        if not isinstance(meta, dict) or sink is None:
+            return
+        event = meta.get("dagster_event")
+        if event is None:
+            found = _WORK_PROGRESS.match(str(meta.get("orig_message", "")))
+            report = getattr(sink, "step_progress", None)  # optional for sinks
+            if found and meta.get("step_key") and report is not None:
+                report(str(meta["step_key"]), int(found[1]), int(found[2]), found[3])
+            return
+        if not event.step_key:
             return
         kind = event.event_type_value
         if kind == "STEP_START":
@@ -86,18 +116,43 @@ class TqdmStepBar:
             total=self.total, desc=self.label, unit="step", disable=self.disable, leave=True
         )
         self.failed: list[str] = []
+        self._work: Any = None
 
     def step_started(self, step_key: str) -> None:
         """Show the running step."""
         self._bar.set_postfix_str(step_key, refresh=True)
 
+    def step_progress(self, step_key: str, done: int, total: int, unit: str) -> None:
+        """Show the running step's own progress on a second bar."""
+        from tqdm import tqdm
+
+        if self._work is None:
+            self._work = tqdm(
+                total=total,
+                desc=f"  {step_key}",
+                unit=unit,
+                unit_scale=True,
+                disable=self.disable,
+                leave=False,
+                position=1,
+            )
+        self._work.total = total
+        self._work.n = done
+        self._work.refresh()
+
     def step_finished(self, step_key: str, succeeded: bool) -> None:
         """Advance the bar; remember failures."""
+        if self._work is not None:
+            self._work.close()
+            self._work = None
         if not succeeded:
             self.failed.append(step_key)
         self._bar.update(1)
 
     def close(self) -> None:
         """Finish the bar."""
+        if self._work is not None:
+            self._work.close()
+            self._work = None
         self._bar.set_postfix_str("", refresh=False)
         self._bar.close()

@@ -57,9 +57,12 @@ def ingest_files(
     con: duckdb.DuckDBPyConnection,
     paths: Sequence[str | Path],
     settings: IngestSettings = IngestSettings(),  # noqa: B008 (frozen, immutable default)
+    progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` (files, directories, globs) and (re)write ``staged_events`` and
     ``quarantined_events`` on ``con`` in one transaction; return the reconciliation report.
+
+    ``progress(bytes_read, bytes_total)`` is called before the first file and after each one.
 
     Files are read by a connection restricted to their directories: ``con`` itself when it is
     already restricted to cover them (no copy), else a private restricted connection whose
@@ -83,6 +86,10 @@ def ingest_files(
         create_classified_table(reader, limits)
         create_lines_table(reader)
         resolved = []
+        total_bytes = sum(path.stat().st_size for path in files)
+        done_bytes = 0
+        if progress is not None:
+            progress(0, total_bytes)
         for number, source in enumerate(sources, start=1):
             source = dataclasses.replace(source, number=number)
             if source.container == "parquet" and settings.format == "auto":
@@ -92,6 +99,9 @@ def ingest_files(
             else:
                 LOADERS[source.family](reader, source, limits)
             resolved.append(source)
+            done_bytes += source.path.stat().st_size
+            if progress is not None:
+                progress(done_bytes, total_bytes)
         create_files_table(reader, [(s.number, str(s.path), s.family) for s in resolved])
         resolve_events(reader, settings.page_type_rules)
         add_missing_raw_lines(reader, resolved)

@@ -11,6 +11,7 @@ from pydantic import Field
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
 from signal_pipeline.metadata import markdown_table, table_metadata
 from signal_pipeline.resources import EventSourceResource, WarehouseResource
+from signal_pipeline.run_progress import work_progress
 from signal_pipeline.schema import RAW_EVENT_COLUMNS_DDL
 from signal_pipeline.settings import partition_start
 
@@ -103,7 +104,12 @@ def ingested_events(
         earliest=date.fromisoformat(partition_start()),
     )
     with duckdb.get_connection(allowed_directories=input_directories(event_source.paths)) as con:
-        report = ingest_files(con, event_source.paths, settings)
+        report = ingest_files(
+            con,
+            event_source.paths,
+            settings,
+            progress=lambda done, total: context.log.debug(work_progress(done, total, "B")),
+        )
         staged_meta = table_metadata(con, "staged_events")
         quarantine_meta = table_metadata(con, "quarantined_events")
     counts = {
