@@ -28,27 +28,9 @@ WITH long_given_sessions AS (
     WHERE date_diff('microsecond', spans.first_ts, spans.last_ts) >= p.session_cap_s * 1000000
 ),
 
-given_naming_events AS (
-    -- Tracker session, page view named: nothing to order.
-    SELECT
-        e.*,
-        false AS session_id_is_derived,
-        coalesce(
-            CAST(
-                floor(date_diff('microsecond', long.first_ts, e.ts) / (p.session_cap_s * 1000000))
-                AS INTEGER
-            ),
-            0
-        ) AS session_split_index,
-        e.page_view_id AS claimed_page_view_key
-    FROM raw_events AS e
-    CROSS JOIN model_params AS p
-    LEFT JOIN long_given_sessions AS long ON e.session_id = long.session_id
-    WHERE e.session_id IS NOT NULL AND e.page_view_id IS NOT NULL AND e.event_type <> 'page_view'
-),
-
-given_page_view_events AS (
-    -- Tracker session, page_view event: it names itself (the latest page view at or before it).
+given_claiming_events AS (
+    -- Tracker session, and the event names its page view (a page_view event names itself, the
+    -- latest page view at or before it): nothing to order.
     SELECT
         e.*,
         false AS session_id_is_derived,
@@ -63,7 +45,12 @@ given_page_view_events AS (
     FROM raw_events AS e
     CROSS JOIN model_params AS p
     LEFT JOIN long_given_sessions AS long ON e.session_id = long.session_id
-    WHERE e.session_id IS NOT NULL AND e.event_type = 'page_view'
+    WHERE
+        e.session_id IS NOT NULL
+        AND (
+            (e.page_view_id IS NOT NULL AND e.event_type <> 'page_view')
+            OR e.event_type = 'page_view'
+        )
 ),
 
 lookup_sessions AS (
@@ -78,7 +65,7 @@ lookup_sessions AS (
 
 given_other_events AS (
     -- Tracker session, event without page_view_id (looks its page view up), with the page_view
-    -- events of its session (in the lookup only: given_page_view_events outputs them).
+    -- events of its session (in the lookup only: given_claiming_events outputs them).
     SELECT
         e.*,
         false AS session_id_is_derived,
@@ -184,10 +171,8 @@ SELECT
     s.source_format, s.source_file, s.source_line, s.session_id_is_derived,
     s.session_split_index, s.claimed_page_view_key
 FROM (
-    SELECT * FROM given_naming_events
-    UNION ALL
-    SELECT * FROM given_page_view_events
+    SELECT * FROM given_claiming_events
     UNION ALL
     SELECT * FROM ordered_events AS o
-    WHERE o.session_id_is_derived OR coalesce(o.event_type, '') <> 'page_view' 
+    WHERE o.session_id_is_derived OR coalesce(o.event_type, '') <> 'page_view'
 ) AS s

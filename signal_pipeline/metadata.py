@@ -48,27 +48,31 @@ def table_metadata(
     lineage: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     where: str | None = None,
     params: Sequence[Any] = (),
+    row_count: int | None = None,
 ) -> dict[str, Any]:
     """Standard metadata for a table: ``dagster/row_count``, ``dagster/column_schema``, a preview.
 
     ``where`` (code-supplied SQL with ``?`` placeholders bound to ``params``) restricts the count
     and preview, e.g. to a partition. ``lineage`` maps each column to its upstream
-    (table, column) pairs and becomes ``dagster/column_lineage``.
+    (table, column) pairs and becomes ``dagster/column_lineage``. ``row_count``, when the caller
+    already counted the rows, is used instead of counting again.
 
     A view (``-- materialized: view``) is computed when read: it is counted through one column
     (DuckDB prunes the rest) and gets no row preview, which would compute every column of every
     row (window functions cannot stop at ``LIMIT``).
     """
     if where is None and existing_kind(con, table) == "view":
-        return _view_metadata(con, table, lineage)
+        return _view_metadata(con, table, lineage, row_count)
     name = quote_identifier(table)
     clause = f" WHERE {where}" if where else ""
-    count_row = con.execute(f"SELECT count(*) FROM {name}{clause}", list(params)).fetchone()
+    if row_count is None:
+        count_row = con.execute(f"SELECT count(*) FROM {name}{clause}", list(params)).fetchone()
+        row_count = int(count_row[0]) if count_row else 0
     preview = con.execute(f"SELECT * FROM {name}{clause} LIMIT {PREVIEW_ROWS}", list(params))
     columns = [d[0] for d in preview.description]
     preview_rows = preview.fetchall()  # before the next query on `con` discards the result
     metadata: dict[str, Any] = {
-        "dagster/row_count": dg.MetadataValue.int(int(count_row[0]) if count_row else 0),
+        "dagster/row_count": dg.MetadataValue.int(row_count),
         "dagster/column_schema": table_schema(con, table),
         "preview": dg.MetadataValue.md(markdown_table(columns, preview_rows)),
         "dagster/table_name": dg.MetadataValue.text(table),
@@ -80,9 +84,11 @@ def _view_metadata(
     con: duckdb.DuckDBPyConnection,
     view: str,
     lineage: Mapping[str, Sequence[tuple[str, str]]] | None,
+    row_count: int | None,
 ) -> dict[str, Any]:
+    count = count_rows(con, view) if row_count is None else row_count
     metadata: dict[str, Any] = {
-        "dagster/row_count": dg.MetadataValue.int(count_rows(con, view)),
+        "dagster/row_count": dg.MetadataValue.int(count),
         "dagster/column_schema": table_schema(con, view),
         "preview": dg.MetadataValue.md(
             f"`{view}` is a **view**, computed when read (no per-row copy is stored). "

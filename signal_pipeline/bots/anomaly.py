@@ -66,20 +66,37 @@ def anomaly_model(thresholds: BotThresholds) -> IsolationForest:
     )
 
 
+def fit_anomaly_model(signals: pd.DataFrame, thresholds: BotThresholds) -> IsolationForest | None:
+    """The IsolationForest fitted on ``signals`` (None when fewer than two rows or no features)."""
+    return _fit(anomaly_features(signals), thresholds)
+
+
+def _fit(features: np.ndarray, thresholds: BotThresholds) -> IsolationForest | None:
+    if features.shape[0] < 2 or features.shape[1] == 0:
+        return None
+    return anomaly_model(thresholds).fit(features)
+
+
+def model_scores(
+    model: IsolationForest | None, features: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Anomaly score and outlier flag of each row of ``features`` under a fitted ``model``.
+
+    Without a model (too few sessions to compare) every score is :data:`NEUTRAL_SCORE` and
+    nothing is an outlier.
+    """
+    n_rows = features.shape[0]
+    if model is None or n_rows == 0:
+        return np.full(n_rows, NEUTRAL_SCORE), np.zeros(n_rows, dtype=bool)
+    raw_scores = model.score_samples(features)
+    # IsolationForest.predict's rule (decision_function < 0) without scoring every row twice.
+    return (-raw_scores).astype(float), raw_scores < model.offset_
+
+
 def anomaly_scores(
     signals: pd.DataFrame, thresholds: BotThresholds
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Anomaly score and outlier flag (at ``anomaly_contamination``) for every session.
-
-    Fewer than two sessions (or no features) cannot be compared: every score is
-    :data:`NEUTRAL_SCORE` and nothing is an outlier.
-    """
+    """Anomaly score and outlier flag (at ``anomaly_contamination``) for every session, from a
+    model fitted on these sessions (see :func:`model_scores` for too few sessions)."""
     features = anomaly_features(signals)
-    n_rows = len(signals)
-    if n_rows < 2 or features.shape[1] == 0:
-        return np.full(n_rows, NEUTRAL_SCORE), np.zeros(n_rows, dtype=bool)
-    model = anomaly_model(thresholds).fit(features)
-    raw_scores = model.score_samples(features)
-    # IsolationForest.predict's rule (decision_function < 0) without scoring every row twice.
-    outliers = raw_scores < model.offset_
-    return (-raw_scores).astype(float), outliers
+    return model_scores(_fit(features, thresholds), features)

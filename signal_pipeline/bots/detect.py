@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 
 from signal_pipeline.bots.anomaly import anomaly_scores
-from signal_pipeline.bots.session_rules import ANOMALY_RULE_NAME, rule_flags
+from signal_pipeline.bots.session_rules import ANOMALY_RULE_NAME, reasons_from_flags, rule_flags
 from signal_pipeline.bots.signals import session_signals
 from signal_pipeline.bots.thresholds import BotThresholds
 
@@ -23,16 +23,32 @@ def bot_flags_from_signals(signals: pd.DataFrame, thresholds: BotThresholds) -> 
 
     ``bot_reasons`` is an Arrow ``list<string>`` column (elements read back as Python lists).
     """
-    flags = rule_flags(signals, thresholds)
     scores, outliers = anomaly_scores(signals, thresholds)
+    return flags_from_scores(signals, thresholds, scores, outliers)
+
+
+def flags_from_scores(
+    signals: pd.DataFrame,
+    thresholds: BotThresholds,
+    scores: np.ndarray,
+    outliers: np.ndarray,
+    *,
+    arrow_reasons: bool = True,
+) -> pd.DataFrame:
+    """The bot flags of ``signals`` given their anomaly ``scores`` and ``outliers`` (from a model
+    fitted on them, or a broadcast one). ``arrow_reasons=False`` gives Python lists of reasons."""
+    flags = rule_flags(signals, thresholds)
     if thresholds.anomaly_rule:
         flags[ANOMALY_RULE_NAME] = outliers
     matrix = flags.to_numpy(dtype=bool).reshape(len(signals), len(flags.columns))
+    reasons = (
+        reason_lists(matrix, list(flags.columns)) if arrow_reasons else reasons_from_flags(flags)
+    )
     return pd.DataFrame(
         {
             "session_id": signals["session_id"].to_numpy(),
             "is_bot": matrix.any(axis=1),
-            "bot_reasons": reason_lists(matrix, list(flags.columns)),
+            "bot_reasons": reasons,
             "anomaly_score": scores,
         },
         columns=list(BOT_FLAG_COLUMNS),

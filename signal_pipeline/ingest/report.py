@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
+from signal_pipeline.ingest.quarantine import REASONS
 
 
 @dataclass
@@ -34,3 +37,45 @@ class IngestReport:
             for c in self.by_file.values()
         )
         return per_file and self.lines_read == self.landed + self.duplicates + self.quarantined
+
+    @classmethod
+    def from_files(
+        cls,
+        by_file: dict[str, dict[str, int]],
+        quarantined_by_reason: dict[str, int],
+        formats: dict[str, str],
+        min_ts: datetime | None,
+        max_ts: datetime | None,
+        event_dates: list[date],
+    ) -> IngestReport:
+        """The report whose totals are the sums of the per-file counts."""
+        return cls(
+            lines_read=sum(c["lines_read"] for c in by_file.values()),
+            landed=sum(c["landed"] for c in by_file.values()),
+            duplicates=sum(c["duplicates"] for c in by_file.values()),
+            quarantined=sum(c["quarantined"] for c in by_file.values()),
+            quarantined_by_reason=dict(sorted(quarantined_by_reason.items())),
+            by_file=by_file,
+            formats=formats,
+            min_ts=min_ts,
+            max_ts=max_ts,
+            event_dates=event_dates,
+        )
+
+
+def quarantine_totals(
+    rows: Iterable[tuple[str, str, int]],
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Quarantined lines by file and by reason, from ``(source_file, reason, count)`` rows.
+
+    Raises ``AssertionError`` for a reason outside the contract (``REASONS``).
+    """
+    by_file: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    for file, reason, count in rows:
+        by_file[file] = by_file.get(file, 0) + count
+        by_reason[reason] = by_reason.get(reason, 0) + count
+    unknown = set(by_reason) - set(REASONS)
+    if unknown:
+        raise AssertionError(f"quarantine reasons outside the contract: {sorted(unknown)}")
+    return by_file, by_reason

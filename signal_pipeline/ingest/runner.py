@@ -20,8 +20,8 @@ from signal_pipeline.ingest.lines import LINES_TABLE, create_lines_table
 from signal_pipeline.ingest.native import load_native
 from signal_pipeline.ingest.parsed import ParseLimits, create_classified_table
 from signal_pipeline.ingest.parts import needs_parts
-from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE, REASONS
-from signal_pipeline.ingest.report import IngestReport
+from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE
+from signal_pipeline.ingest.report import IngestReport, quarantine_totals
 from signal_pipeline.ingest.schema import (
     QUARANTINED_EVENT_COLUMNS,
     STAGED_EVENT_COLUMNS,
@@ -86,11 +86,11 @@ def ingest_files(
         create_classified_table(reader, limits)
         create_lines_table(reader)
         resolved = []
-        total_bytes = sum(path.stat().st_size for path in files)
+        sizes = [path.stat().st_size for path in files]
         done_bytes = 0
         if progress is not None:
-            progress(0, total_bytes)
-        for number, source in enumerate(sources, start=1):
+            progress(0, sum(sizes))
+        for number, (source, size) in enumerate(zip(sources, sizes, strict=True), start=1):
             source = dataclasses.replace(source, number=number)
             if source.container == "parquet" and settings.format == "auto":
                 source = _parquet_family(reader, source)
@@ -99,9 +99,9 @@ def ingest_files(
             else:
                 LOADERS[source.family](reader, source, limits)
             resolved.append(source)
-            done_bytes += source.path.stat().st_size
+            done_bytes += size
             if progress is not None:
-                progress(done_bytes, total_bytes)
+                progress(done_bytes, sum(sizes))
         create_files_table(reader, [(s.number, str(s.path), s.family) for s in resolved])
         resolve_events(reader, settings.page_type_rules)
         add_missing_raw_lines(reader, resolved)
@@ -210,17 +210,11 @@ def _report(
     landed_by_file = dict(
         con.execute(f"SELECT source_file, count(*) FROM {STAGED_TABLE} GROUP BY ALL").fetchall()
     )
-    quarantined_rows = con.execute(
-        f"SELECT source_file, reason, count(*) FROM {QUARANTINED_TABLE} GROUP BY ALL"
-    ).fetchall()
-    quarantined_by_file: dict[str, int] = {}
-    by_reason: dict[str, int] = {}
-    for file, reason, count in quarantined_rows:
-        quarantined_by_file[file] = quarantined_by_file.get(file, 0) + count
-        by_reason[reason] = by_reason.get(reason, 0) + count
-    unknown = set(by_reason) - set(REASONS)
-    if unknown:
-        raise AssertionError(f"quarantine reasons outside the contract: {sorted(unknown)}")
+    quarantined_by_file, by_reason = quarantine_totals(
+        con.execute(
+            f"SELECT source_file, reason, count(*) FROM {QUARANTINED_TABLE} GROUP BY ALL"
+        ).fetchall()
+    )
     by_file = {}
     for source in sources:
         key = str(source.path)
@@ -234,13 +228,9 @@ def _report(
     dates = con.execute(
         f"SELECT DISTINCT event_date FROM {STAGED_TABLE} ORDER BY event_date"
     ).fetchall()
-    return IngestReport(
-        lines_read=sum(c["lines_read"] for c in by_file.values()),
-        landed=sum(c["landed"] for c in by_file.values()),
-        duplicates=sum(c["duplicates"] for c in by_file.values()),
-        quarantined=sum(c["quarantined"] for c in by_file.values()),
-        quarantined_by_reason=dict(sorted(by_reason.items())),
-        by_file=by_file,
+    return IngestReport.from_files(
+        by_file,
+        by_reason,
         formats={str(s.path): s.label for s in sources},
         min_ts=span[0],
         max_ts=span[1],

@@ -29,6 +29,15 @@ ASSIGNMENT_COLUMNS = [
     "is_noise",
     "noise_reason",
 ]
+#: Columns of the ``session_segments`` table (assignments plus the model version), either engine.
+SEGMENT_COLUMNS = [
+    "session_id",
+    "segment_id",
+    "segment_name",
+    "cluster_version",
+    "is_noise",
+    "noise_reason",
+]
 DEFAULT_CHUNK_SIZE = 100_000
 
 

@@ -19,16 +19,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from signal_pipeline.bots import BotThresholds, rule_flags, session_signals
-from signal_pipeline.bots.anomaly import NEUTRAL_SCORE, anomaly_features, anomaly_model
-from signal_pipeline.bots.detect import BOT_FLAG_COLUMNS
-from signal_pipeline.bots.session_rules import ANOMALY_RULE_NAME, reasons_from_flags
+from signal_pipeline.bots import BotThresholds, session_signals
+from signal_pipeline.bots.anomaly import anomaly_features, fit_anomaly_model, model_scores
+from signal_pipeline.bots.detect import flags_from_scores
 from signal_pipeline.bots.signals import SESSION_SIGNALS_SQL
 from signal_pipeline.spark.driver import (
     broadcast_payload,
@@ -107,35 +105,10 @@ def session_signal_frame(spark: Any, thresholds: BotThresholds, buckets: int | N
     )
 
 
-def fit_anomaly_model(signals: pd.DataFrame, thresholds: BotThresholds) -> Any | None:
-    """The IsolationForest fitted on ``signals`` (None when fewer than two rows or no features)."""
-    features = anomaly_features(signals)
-    if len(signals) < 2 or features.shape[1] == 0:
-        return None
-    return anomaly_model(thresholds).fit(features)
-
-
 def flags_for_batch(signals: pd.DataFrame, thresholds: BotThresholds, model: Any | None):
     """``session_id, is_bot, bot_reasons, anomaly_score`` of one batch of signals."""
-    flags = rule_flags(signals, thresholds)
-    if model is None:
-        scores = np.full(len(signals), NEUTRAL_SCORE)
-        outliers = np.zeros(len(signals), dtype=bool)
-    else:
-        raw = model.score_samples(anomaly_features(signals)) if len(signals) else np.zeros(0)
-        scores, outliers = (-raw).astype(float), raw < model.offset_
-    if thresholds.anomaly_rule:
-        flags[ANOMALY_RULE_NAME] = outliers
-    matrix = flags.to_numpy(dtype=bool).reshape(len(signals), len(flags.columns))
-    return pd.DataFrame(
-        {
-            "session_id": signals["session_id"].to_numpy(),
-            "is_bot": matrix.any(axis=1),
-            "bot_reasons": reasons_from_flags(flags),
-            "anomaly_score": scores,
-        },
-        columns=list(BOT_FLAG_COLUMNS),
-    )
+    scores, outliers = model_scores(model, anomaly_features(signals))
+    return flags_from_scores(signals, thresholds, scores, outliers, arrow_reasons=False)
 
 
 def spark_bot_flags(

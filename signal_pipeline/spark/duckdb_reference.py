@@ -18,9 +18,9 @@ from signal_pipeline import db
 from signal_pipeline.bots import BotThresholds, flag_bot_sessions
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
 from signal_pipeline.segments import ClusterConfig, ClusterModel, assign_sessions
+from signal_pipeline.segments.assign import SEGMENT_COLUMNS
 from signal_pipeline.segments.fit import fit_cluster_model
 from signal_pipeline.spark.pipeline import PYTHON_TABLES
-from signal_pipeline.spark.segments import SEGMENT_COLUMNS
 from signal_pipeline.sql_models import ModelParams, build_model, load_models
 
 
@@ -86,7 +86,7 @@ def run_duckdb_reference(
         summary.model = model
         assigned = assign_sessions(model, features)
         assigned["cluster_version"] = model.version
-        con.register("segments_frame", assigned[list(SEGMENT_COLUMNS)])
+        con.register("segments_frame", assigned[SEGMENT_COLUMNS])
         con.execute("CREATE OR REPLACE TABLE session_segments AS SELECT * FROM segments_frame")
         con.unregister("segments_frame")
         summary.table_rows["session_segments"] = len(assigned)

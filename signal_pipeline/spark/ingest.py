@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from signal_pipeline import db
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
-from signal_pipeline.ingest.quarantine import REASONS
+from signal_pipeline.ingest.report import quarantine_totals
 from signal_pipeline.ingest.schema import QUARANTINED_EVENT_COLUMNS, STAGED_EVENT_COLUMNS
 from signal_pipeline.ingest.staging import PAYLOAD_COLUMNS
 from signal_pipeline.spark.session import SparkSettings
@@ -253,16 +253,10 @@ def _report(per_file: Any, staged: Any, quarantined: Any, repeats: Any) -> Inges
     cross_duplicates = dict(
         repeats.filter(F.col("reason").isNull()).groupBy("source_file").count().collect()
     )
-    by_reason: dict[str, int] = {}
-    quarantined_by_file: dict[str, int] = {}
-    for row in quarantined.groupBy("source_file", "reason").count().collect():
-        by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + row["count"]
-        quarantined_by_file[row["source_file"]] = (
-            quarantined_by_file.get(row["source_file"], 0) + row["count"]
-        )
-    unknown = set(by_reason) - set(REASONS)
-    if unknown:
-        raise AssertionError(f"quarantine reasons outside the contract: {sorted(unknown)}")
+    quarantined_by_file, by_reason = quarantine_totals(
+        (row["source_file"], row["reason"], row["count"])
+        for row in quarantined.groupBy("source_file", "reason").count().collect()
+    )
     by_file = {
         row["source_file"]: {
             "lines_read": int(row["lines_read"]),
@@ -274,13 +268,9 @@ def _report(per_file: Any, staged: Any, quarantined: Any, repeats: Any) -> Inges
     }
     span = staged.agg(F.min("ts"), F.max("ts")).collect()[0]
     dates = [r[0] for r in staged.select("event_date").distinct().orderBy("event_date").collect()]
-    return IngestReport(
-        lines_read=sum(c["lines_read"] for c in by_file.values()),
-        landed=sum(c["landed"] for c in by_file.values()),
-        duplicates=sum(c["duplicates"] for c in by_file.values()),
-        quarantined=sum(c["quarantined"] for c in by_file.values()),
-        quarantined_by_reason=dict(sorted(by_reason.items())),
-        by_file=by_file,
+    return IngestReport.from_files(
+        by_file,
+        by_reason,
         formats={row["source_file"]: row["file_format"] for row in file_rows},
         min_ts=span[0],
         max_ts=span[1],

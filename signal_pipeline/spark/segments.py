@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from signal_pipeline.segments import ClusterConfig, ClusterModel, assign_sessions
+from signal_pipeline.segments.assign import SEGMENT_COLUMNS
 from signal_pipeline.segments.fit import FitResult, fit_cluster_model
 from signal_pipeline.spark.driver import (
     broadcast_payload,
@@ -27,15 +28,6 @@ from signal_pipeline.spark.driver import (
 from signal_pipeline.spark.session import SparkSettings
 from signal_pipeline.spark.tables import write_table
 
-#: Columns of ``session_segments`` (as the DuckDB asset writes them).
-SEGMENT_COLUMNS = (
-    "session_id",
-    "segment_id",
-    "segment_name",
-    "cluster_version",
-    "is_noise",
-    "noise_reason",
-)
 DEFAULT_MAX_DRIVER_ROWS = 200_000
 
 
@@ -63,7 +55,7 @@ def assignments_for_batch(model: ClusterModel, features: pd.DataFrame) -> pd.Dat
     """The ``session_segments`` rows of one batch of ``session_features`` rows."""
     assigned = assign_sessions(model, features)
     assigned["cluster_version"] = model.version
-    return assigned[list(SEGMENT_COLUMNS)]
+    return assigned[SEGMENT_COLUMNS]
 
 
 def spark_session_segments(spark: Any, settings: SparkSettings, model: ClusterModel) -> Any:

@@ -27,6 +27,7 @@ from signal_pipeline.segments import (
     profile_segments,
     silhouette_on_sample,
 )
+from signal_pipeline.segments.assign import SEGMENT_COLUMNS
 from signal_pipeline.segments.config import (
     DEFAULT_EPS_SCAN_FACTORS,
     DEFAULT_FEATURES,
@@ -38,15 +39,6 @@ from signal_pipeline.segments.persona_quality import persona_quality, read_perso
 from signal_pipeline.segments.projection import segment_scatter_markdown
 from signal_pipeline.segments.registry import VersionChanges, latest_model, register_model
 from signal_pipeline.segments.scaling import missing_feature_columns
-
-SEGMENT_COLUMNS = [
-    "session_id",
-    "segment_id",
-    "segment_name",
-    "cluster_version",
-    "is_noise",
-    "noise_reason",
-]
 
 
 class ClusterModelConfig(dg.Config):

@@ -94,7 +94,7 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
                 d[0] for d in con.execute(f'SELECT * FROM "{model.name}" LIMIT 0').description
             ]
             lineage = column_lineage(model, columns, _upstream_schema(con, model.upstream))
-            metadata = table_metadata(con, model.name, lineage=lineage)
+            metadata = table_metadata(con, model.name, lineage=lineage, row_count=rows)
         context.log.info("built %s: %d rows", model.name, rows)
         return dg.MaterializeResult(metadata=metadata)
 
