@@ -78,22 +78,38 @@ def run_floor(database: Path, threads: int) -> dict[str, float]:
         return {"seconds": time.perf_counter() - start}
 
 
+def feature_path(models: dict) -> set[str]:
+    """The models ``session_features`` is built from (itself included): the chain the floor is
+    compared with. Reader-facing models off that path (``sessionized_events``) are timed apart."""
+    path: set[str] = set()
+    todo = ["session_features"]
+    while todo:
+        name = todo.pop()
+        if name in models and name not in path:
+            path.add(name)
+            todo.extend(models[name].upstream)
+    return path
+
+
 def run_chain(database: Path, threads: int) -> dict[str, float]:
-    """Time every SQL model from identity_map to session_features (per model too)."""
+    """Time every SQL model in catalog order (per model too): ``seconds`` is the chain from
+    ``raw_events`` to ``session_features``, ``all_models_s`` adds the models off that path."""
     from signal_pipeline import db
     from signal_pipeline.sql_models import build_model, load_models
 
     models = load_models(external_tables=("raw_events", "session_bot_flags"))
+    path = feature_path(models)
     out: dict[str, float] = {}
     with db.open_db(database, memory_limit=MEMORY_LIMIT, threads=threads) as con:
         start = time.perf_counter()
         for name, model in models.items():
             began = time.perf_counter()
             build_model(con, model)
-            out[name] = time.perf_counter() - began
             if name == "session_metrics":
                 con.execute(ALL_HUMAN_FLAGS_SQL)
-        out["seconds"] = time.perf_counter() - start
+            out[name] = time.perf_counter() - began
+        out["all_models_s"] = time.perf_counter() - start
+        out["seconds"] = sum(out[name] for name in models if name in path)
         row = con.execute("SELECT count(*) FROM session_features").fetchone()
         out["feature_rows"] = float(row[0]) if row else 0.0
     return out
@@ -196,11 +212,19 @@ def run(database: Path, runs: int, threads: int, kinds: list[str]) -> None:
         per_model = {
             k: round(v, 2)
             for k, v in summary["chain"].items()
-            if k not in {"seconds", "peak_rss_gb", "feature_rows"}
+            if k not in {"seconds", "all_models_s", "peak_rss_gb", "feature_rows"}
         }
         print("chain per model (median s):", per_model)
     if {"floor", "chain"} <= summary.keys():
-        print(f"chain / floor: {summary['chain']['seconds'] / summary['floor']['seconds']:.2f}x")
+        floor_s = summary["floor"]["seconds"]
+        print(
+            f"chain / floor (raw_events -> session_features): "
+            f"{summary['chain']['seconds'] / floor_s:.2f}x"
+        )
+        print(
+            f"all models (with the reader views off the path) / floor: "
+            f"{summary['chain']['all_models_s'] / floor_s:.2f}x"
+        )
     if {"pandas", "chain"} <= summary.keys():
         speed = summary["pandas"]["seconds"] / summary["chain"]["seconds"]
         memory = summary["pandas"]["peak_rss_gb"] / summary["chain"]["peak_rss_gb"]

@@ -68,6 +68,31 @@ def session_bodies(raw: pd.DataFrame, limit: int) -> list[bytes]:
     return bodies
 
 
+def encode_request(method: str, path: str, body: bytes, keep_alive: bool = True) -> bytes:
+    """One HTTP/1.1 request, encoded once (the load loop only writes bytes)."""
+    connection = "keep-alive" if keep_alive else "close"
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: {connection}\r\n"
+        f"Content-Type: application/x-ndjson\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response (``Content-Length`` framed); its status code."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
 async def http_call(port: int, method: str, path: str, body: bytes, timeout: float) -> int:
     """One HTTP/1.1 request on a fresh loopback connection; the status code (0 = failure)."""
     try:
@@ -75,20 +100,62 @@ async def http_call(port: int, method: str, path: str, body: bytes, timeout: flo
     except (OSError, TimeoutError):
         return 0
     try:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-            f"Content-Type: application/x-ndjson\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        writer.write(head + body)
+        writer.write(encode_request(method, path, body, keep_alive=False))
         await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), timeout)
-        await asyncio.wait_for(reader.read(), timeout)
-        parts = status_line.split()
-        return int(parts[1]) if len(parts) > 1 else 0
-    except (OSError, TimeoutError, ValueError):
+        return await asyncio.wait_for(read_response(reader), timeout)
+    except (OSError, TimeoutError, ValueError, IndexError, asyncio.IncompleteReadError):
         return 0
     finally:
         writer.close()
+
+
+class ConnectionPool:
+    """Keep-alive loopback connections: a request takes an idle one (or opens one) and gives
+    it back after a complete response, so the load costs no TCP set-up per request."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+
+    async def call(self, request: bytes, timeout: float) -> int:
+        """Send the pre-encoded ``request``; the status code (0 = failure or timeout). A
+        reused connection the server has meanwhile closed (idle keep-alive timeout) is retried
+        once on a fresh connection, as HTTP clients do."""
+        reused = bool(self.idle)
+        status = await self._send(request, timeout, reuse=reused)
+        if status is None and reused:
+            status = await self._send(request, timeout, reuse=False)
+        return status or 0
+
+    async def _send(self, request: bytes, timeout: float, *, reuse: bool) -> int | None:
+        if reuse and self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self.port), timeout
+                )
+            except (OSError, TimeoutError):
+                return 0
+            self.opened += 1
+        try:
+            writer.write(request)
+            status = await asyncio.wait_for(read_response(reader), timeout)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+            return None  # closed by the server before answering: retry on a fresh connection
+        except (OSError, TimeoutError, ValueError, IndexError):
+            writer.close()
+            return 0
+        self.idle.append((reader, writer))
+        return status
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
 
 
 async def load_test(
@@ -101,17 +168,20 @@ async def load_test(
     drain: float,
     max_inflight: int,
 ) -> dict[str, Any]:
-    """Open-loop load at ``rate`` requests/s for ``duration`` s; latency and error figures."""
+    """Open-loop load at ``rate`` requests/s for ``duration`` s over keep-alive connections
+    (requests encoded before the clock starts); latency and error figures."""
+    requests = [encode_request(method, path, body) for body in bodies]
+    pool = ConnectionPool(port)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     skipped = 0
     inflight = 0
     tasks = []
 
-    async def one(body: bytes) -> None:
+    async def one(request: bytes) -> None:
         nonlocal inflight
         started = time.perf_counter()
-        status = await http_call(port, method, path, body, timeout=drain)
+        status = await pool.call(request, timeout=drain)
         latencies.append(time.perf_counter() - started)
         statuses[status] = statuses.get(status, 0) + 1
         inflight -= 1
@@ -125,12 +195,13 @@ async def load_test(
                 skipped += 1
             else:
                 inflight += 1
-                tasks.append(asyncio.create_task(one(bodies[sent % len(bodies)])))
+                tasks.append(asyncio.create_task(one(requests[sent % len(requests)])))
             sent += 1
         await asyncio.sleep(max(0.0, (sent / rate) - (time.perf_counter() - start)))
     elapsed_send = time.perf_counter() - start
     if tasks:
         await asyncio.wait(tasks, timeout=drain + 5)
+    pool.close()
     ms = np.array(latencies) * 1000
     ok = statuses.get(200, 0)
     return {
@@ -141,6 +212,7 @@ async def load_test(
         "ok": ok,
         "errors": sent - ok,
         "skipped_over_inflight_cap": skipped,
+        "connections_opened": pool.opened,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "achieved_ok_rate": round(ok / (time.perf_counter() - start), 1),
         "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,

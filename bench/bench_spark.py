@@ -6,7 +6,10 @@ and assignment. DuckDB runs through ``signal_pipeline.spark.duckdb_reference`` (
 the assets call, without Dagster's own overhead); Spark through ``run_spark_pipeline`` in one
 long-lived local session (``local[*]``): its start-up (JVM) is measured once, separately.
 
-    .venv/bin/python bench/bench_spark.py --events 1M --runs 3
+The simulated export is split into ``--files`` parts (default 8; a site's export arrives in
+parts): Spark ingests one file per task, so a single file would be one core's work.
+
+    nice -n 19 .venv/bin/python bench/bench_spark.py --events 1M --runs 3
 """
 
 from __future__ import annotations
@@ -38,6 +41,19 @@ def _timed_stages(run, label: str) -> tuple[float, dict[str, float]]:
     return end - start, stages
 
 
+def split_lines(source: Path, folder: Path, parts: int) -> list[str]:
+    """``source`` as ``parts`` JSON-lines files of consecutive lines (paths returned)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = source.read_bytes().splitlines(keepends=True)
+    size = -(-len(lines) // parts) or 1
+    paths = []
+    for index in range(0, len(lines), size):
+        path = folder / f"events-{index // size:03d}.jsonl"
+        path.write_bytes(b"".join(lines[index : index + size]))
+        paths.append(str(path))
+    return paths
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     """Simulate, then time both engines ``--runs`` times each; print and save the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,6 +61,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--master", default="local[*]", help="spark.master for the Spark runs")
     parser.add_argument("--shuffle-partitions", type=int, default=8)
+    parser.add_argument("--files", type=int, default=8, help="input parts (ingest parallelism)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: temp)")
     args = parser.parse_args(argv)
 
@@ -59,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     sim = work / "sim"
     days = 7
     simulate(sim, sessions=max(50, target // EVENTS_PER_SESSION), days=days, seed=3)
-    events = [str(sim / "events.jsonl")]
+    events = split_lines(sim / "events.jsonl", work / "parts", max(1, args.files))
     n_events = sum(1 for _ in (sim / "events.jsonl").open("rb"))
 
     duck_totals: list[float] = []
@@ -117,12 +134,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
          "ratio_vs_duckdb": round(spark_median / duck_median, 2)},
         {"engine": "spark session start-up (once)", "runs": 1, "median_s": round(startup_s, 2)},
     ]  # fmt: skip
-    print(f"{n_events} events, {days} days; machine {machine()}")
+    print(f"{n_events} events in {len(events)} files, {days} days; machine {machine()}")
     print_table(rows)
     print("duckdb stages (median s):", stage_medians(duck_stages))
     print("spark stages (median s):", stage_medians(spark_stages))
     payload: dict[str, object] = {
         "events": n_events,
+        "files": len(events),
         "rows": rows,
         "duckdb_stages": stage_medians(duck_stages),
         "spark_stages": stage_medians(spark_stages),

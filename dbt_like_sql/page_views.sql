@@ -15,7 +15,9 @@
 -- cta_clicks: cta_click events. person_id: the smallest person_id of its events.
 -- group: sessions
 WITH claims AS (
-    -- Events naming a page view, per (page view, session) claim.
+    -- One pass over the events naming a page view, per (page view, session) claim: counts, the
+    -- first page_view event (by ts, then event_id; a struct, so a NULL page still wins) and the
+    -- deepest scroll reading.
     SELECT
         e.claimed_page_view_key AS page_view_key,
         e.session_id,
@@ -31,39 +33,26 @@ WITH claims AS (
             AS DOUBLE
         ) AS hover_ms,
         count(*) FILTER (WHERE e.event_type IN ('click', 'cta_click')) AS clicks,
-        count(*) FILTER (WHERE e.event_type = 'cta_click') AS cta_clicks
+        count(*) FILTER (WHERE e.event_type = 'cta_click') AS cta_clicks,
+        min(CASE WHEN e.event_type = 'page_view' THEN e.ts END) AS started_at,
+        min(
+            CASE
+                WHEN e.event_type = 'page_view'
+                    THEN struct_pack(
+                        ts := e.ts,
+                        event_id := e.event_id,
+                        page_type := e.page_type,
+                        page_url := e.page_url
+                    )
+            END
+        ) AS first_view,
+        max(
+            CASE WHEN e.event_type IN ('scroll', 'page_ping') THEN e.scroll_depth_pct END
+        ) AS max_scroll_depth_pct
     FROM event_sessions AS e
     LEFT JOIN identity_map AS devices ON e.anonymous_id = devices.anonymous_id
     WHERE e.claimed_page_view_key IS NOT NULL
     GROUP BY e.claimed_page_view_key, e.session_id
-),
-
-first_view_instants AS (
-    -- Page_view events of each claim per timestamp: the smallest event_id breaks ties.
-    SELECT
-        claimed_page_view_key AS page_view_key,
-        session_id,
-        ts,
-        event_type,
-        min(event_id) AS event_id,
-        -- A struct, never NULL: arg_min skips NULL values, and the first view's page may be NULL.
-        arg_min(struct_pack(page_type := page_type, page_url := page_url), event_id) AS page
-    FROM event_sessions
-    WHERE claimed_page_view_key IS NOT NULL AND event_type = 'page_view'
-    GROUP BY claimed_page_view_key, session_id, ts, event_type
-),
-
-first_views AS (
-    -- The first page_view event of each claim (by ts, then event_id): its page, and the order
-    -- that decides which session owns the page view and how page views are sequenced.
-    SELECT
-        page_view_key,
-        session_id,
-        min(ts) FILTER (WHERE event_type = 'page_view') AS started_at,
-        arg_min(event_id, ts) AS first_view_event_id,
-        arg_min(page, ts) AS page
-    FROM first_view_instants
-    GROUP BY page_view_key, session_id
 ),
 
 ping_buckets AS (
@@ -85,26 +74,51 @@ ping_buckets AS (
 ),
 
 owned AS (
-    -- The claim holding the page view's earliest page_view event.
+    -- The claim holding the page view's earliest page_view event (claims without one own
+    -- nothing).
     SELECT
-        c.*,
-        v.started_at,
-        v.first_view_event_id,
-        v.page.page_type AS page_type,
-        v.page.page_url AS page_url,
+        c.page_view_key,
+        c.session_id,
+        c.person_id,
+        c.last_event_at,
+        c.events,
+        c.page_pings,
+        c.hovers,
+        c.hover_ms,
+        c.clicks,
+        c.cta_clicks,
+        c.max_scroll_depth_pct,
+        c.started_at,
+        c.first_view_event_id,
+        c.page_type,
+        c.page_url,
         coalesce(b.ping_buckets, 0) AS ping_buckets
     FROM (
         SELECT
-            first_views.*,
+            claims.page_view_key,
+            claims.session_id,
+            claims.person_id,
+            claims.last_event_at,
+            claims.events,
+            claims.page_pings,
+            claims.hovers,
+            claims.hover_ms,
+            claims.clicks,
+            claims.cta_clicks,
+            claims.max_scroll_depth_pct,
+            claims.started_at,
+            claims.first_view.event_id AS first_view_event_id,
+            claims.first_view.page_type AS page_type,
+            claims.first_view.page_url AS page_url,
             row_number() OVER (
-                PARTITION BY first_views.page_view_key
-                ORDER BY first_views.started_at, first_views.first_view_event_id
+                PARTITION BY claims.page_view_key
+                ORDER BY claims.started_at, claims.first_view.event_id
             ) AS claim_order
-        FROM first_views
-    ) AS v
-    INNER JOIN claims AS c ON v.page_view_key = c.page_view_key AND v.session_id = c.session_id
-    LEFT JOIN ping_buckets AS b ON v.page_view_key = b.page_view_key AND v.session_id = b.session_id
-    WHERE v.claim_order = 1
+        FROM claims
+        WHERE claims.first_view IS NOT NULL
+    ) AS c
+    LEFT JOIN ping_buckets AS b ON c.page_view_key = b.page_view_key AND c.session_id = b.session_id
+    WHERE c.claim_order = 1
 ),
 
 depth_readings AS (
@@ -112,7 +126,6 @@ depth_readings AS (
         claimed_page_view_key AS page_view_key,
         session_id,
         ts,
-        scroll_depth_pct,
         abs(scroll_depth_pct - lag(scroll_depth_pct) OVER reading_order) AS depth_change_pct
     FROM event_sessions
     WHERE
@@ -128,7 +141,6 @@ scroll_stats AS (
     SELECT
         page_view_key,
         session_id,
-        max(scroll_depth_pct) AS max_scroll_depth_pct,
         CASE
             WHEN max(ts) > min(ts)
                 THEN CAST(coalesce(sum(CAST(depth_change_pct AS DECIMAL(38, 9))), 0) AS DOUBLE)
@@ -162,7 +174,7 @@ SELECT
         WHEN s.ping_buckets > 0 THEN p.heartbeat_s * (s.ping_buckets - 1) + p.min_visit_s
         ELSE 0.0
     END AS engaged_s,
-    scroll.max_scroll_depth_pct,
+    s.max_scroll_depth_pct,
     scroll.scroll_velocity_pct_per_s,
     s.hovers,
     s.hover_ms,

@@ -59,15 +59,36 @@ interaction_claims AS (
     )
 ),
 
-interaction_stats AS (
+interaction_ownership AS (
     -- A claim its session does not own is a stray's: page_view_key NULL (see sessionized_events).
-    SELECT session_id, count(*) AS distinct_interactions
+    SELECT
+        i.session_id,
+        i.event_type,
+        i.element,
+        owner.page_view_key IS NOT NULL AS is_owned
+    FROM interaction_claims AS i
+    LEFT JOIN page_views AS owner
+        ON i.claimed_page_view_key = owner.page_view_key AND i.session_id = owner.session_id
+),
+
+interaction_stats AS (
+    -- Owned claims are distinct per page view already; the strays' (event_type, element) pairs
+    -- are made distinct among themselves (usually none).
+    SELECT session_id, sum(interactions) AS distinct_interactions
     FROM (
-        SELECT DISTINCT i.session_id, i.event_type, i.element, owner.page_view_key
-        FROM interaction_claims AS i
-        LEFT JOIN page_views AS owner
-            ON i.claimed_page_view_key = owner.page_view_key AND i.session_id = owner.session_id
-    ) AS distinct_interactions
+        SELECT session_id, count(*) AS interactions
+        FROM interaction_ownership
+        WHERE is_owned
+        GROUP BY session_id
+        UNION ALL
+        SELECT session_id, count(*) AS interactions
+        FROM (
+            SELECT DISTINCT session_id, event_type, element
+            FROM interaction_ownership
+            WHERE NOT is_owned
+        ) AS strays
+        GROUP BY session_id
+    ) AS parts
     GROUP BY session_id
 ),
 
@@ -89,12 +110,16 @@ event_stats AS (
         ) AS hover_ms_total,
         CAST(
             coalesce(
-                sum(CAST(hover_ms AS DECIMAL(38, 6))) FILTER (
-                    WHERE event_type = 'hover'
-                    AND (
-                        page_type = 'pricing'
-                        OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
-                    )
+                sum(
+                    CASE
+                        WHEN event_type = 'hover'
+                            THEN CASE
+                                WHEN
+                                    page_type = 'pricing'
+                                    OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
+                                    THEN CAST(hover_ms AS DECIMAL(38, 6))
+                            END
+                    END
                 ),
                 0
             ) AS DOUBLE

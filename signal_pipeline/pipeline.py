@@ -11,6 +11,7 @@ from typing import Protocol
 import dagster as dg
 
 from signal_pipeline import db
+from signal_pipeline.engine import ENV_ENGINE, SPARK, engine_kind_from_env
 from signal_pipeline.reliability.run_errors import raise_if_busy, step_error_line
 from signal_pipeline.run_progress import StepSink, reporting_steps
 from signal_pipeline.settings import ENV_ARTIFACTS, ENV_DB, ENV_EVENTS, ENV_FORMAT
@@ -150,6 +151,12 @@ def run_pipeline(
     the bot flags, cluster model and profiles also report their quality against ground truth.
     ``step_bar`` makes a progress display for each job run (the CLI passes tqdm bars).
     """
+    if engine_kind_from_env() == SPARK:
+        raise PipelineRunError(
+            f"signal-pipeline run drives the embedded DuckDB engine and {ENV_ENGINE} is 'spark': "
+            "materialize the assets in the Dagster UI (or call "
+            "signal_pipeline.spark.pipeline.run_spark_pipeline), see docs/spark.md"
+        )
     database = database.expanduser().resolve()
     artifacts = (artifacts or database.parent / "models").expanduser().resolve()
     say = progress or (lambda _msg: None)

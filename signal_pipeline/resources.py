@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from signal_pipeline import db
+from signal_pipeline.engine import EngineConfig
 
 
 class WarehouseResource(DuckDBResource):
@@ -28,6 +29,10 @@ class WarehouseResource(DuckDBResource):
     )
     busy_timeout_s: float = Field(
         default=120.0, description="How long to wait for another writer to release the file."
+    )
+    engine: EngineConfig = Field(
+        default_factory=EngineConfig,
+        description="Which engine builds the tables: duckdb (this file) or spark (docs/spark.md).",
     )
 
     @contextmanager

@@ -16,6 +16,7 @@ import duckdb
 
 from signal_pipeline import db
 from signal_pipeline.ingest.formats import SourceFile, detect_format, duckdb_path, expand_paths
+from signal_pipeline.ingest.landing import drop_handed_over_view
 from signal_pipeline.ingest.lines import LINES_TABLE, create_lines_table
 from signal_pipeline.ingest.native import load_native
 from signal_pipeline.ingest.parsed import ParseLimits, create_classified_table
@@ -169,7 +170,8 @@ def _parquet_family(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Sourc
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, reader: duckdb.DuckDBPyConnection) -> None:
-    """Replace both output tables on ``con`` in one transaction."""
+    """Replace both output tables on ``con`` in one transaction (the ``staged_events`` view a
+    landing run left behind, :mod:`signal_pipeline.ingest.landing`, becomes a table again)."""
     staged_ddl = column_ddl(STAGED_EVENT_COLUMNS, UNCOMPRESSED_STAGED_COLUMNS)
     quarantined_ddl = column_ddl(QUARANTINED_EVENT_COLUMNS)
     if reader is con:
@@ -186,6 +188,7 @@ def _write_tables(con: duckdb.DuckDBPyConnection, reader: duckdb.DuckDBPyConnect
     try:
         con.execute("BEGIN TRANSACTION")
         try:
+            drop_handed_over_view(con)
             con.execute(f"CREATE OR REPLACE TABLE {STAGED_TABLE} ({staged_ddl})")
             con.execute(f"INSERT INTO {STAGED_TABLE} {sources[STAGED_TABLE]}")
             con.execute(f"CREATE OR REPLACE TABLE {QUARANTINED_TABLE} ({quarantined_ddl})")

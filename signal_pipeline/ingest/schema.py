@@ -57,8 +57,9 @@ PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 # Identifier columns of staged_events stored without compression: nearly one distinct value per
-# row, so dictionary / FSST analysis costs most of the table's write time and saves little;
-# staged_events is rewritten on every ingest pass (raw_events, the landing table, compresses).
+# row, so dictionary / FSST analysis costs most of the table's write time and saves little. A
+# landing run over the whole staged range turns this table into raw_events as is
+# (signal_pipeline.ingest.landing); raw_events partitions landed by copy use default compression.
 UNCOMPRESSED_STAGED_COLUMNS: frozenset[str] = frozenset(
     {"event_id", "anonymous_id", "user_id", "session_id", "page_view_id"}
 )

@@ -19,8 +19,13 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from signal_pipeline.segments.assign import core_index
 from signal_pipeline.segments.model_artifact import ClusterModel
+
+if TYPE_CHECKING:
+    from sklearn.neighbors import NearestNeighbors
 
 MODEL_FILE_PATTERN = re.compile(r"^cluster_model_v(?P<version>\d+)\.npz$")
 ACTIONS_FILE_TEMPLATE = "segment_actions_v{version:04d}.json"
@@ -37,11 +42,23 @@ class ScoringModel:
     model: ClusterModel
     path: Path
     action_flags: dict[str, str] = field(default_factory=dict)
+    _index: list[object] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def version(self) -> int:
         """The model version."""
         return self.model.version
+
+    @property
+    def index(self) -> NearestNeighbors | None:
+        """The nearest-core-sample index of the model (None without core samples), built on
+        first use and kept: scoring a small batch must not rebuild it. Read-only once built,
+        so threads share it."""
+        if not len(self.model.core_samples):
+            return None
+        if not self._index:
+            self._index.append(core_index(self.model.core_samples))
+        return self._index[0]  # type: ignore[return-value]
 
 
 def newest_artifact(folder: Path) -> Path:

@@ -29,10 +29,12 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.routing import Route
 
 from signal_pipeline.realtime.api import LiveScorer
@@ -58,6 +60,14 @@ class ServiceSettings:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class JSONResponse(_StarletteJSONResponse):
+    """A JSON response encoded with orjson (several times faster than ``json.dumps``)."""
+
+    def render(self, content: Any) -> bytes:
+        """``content`` as compact JSON bytes."""
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -11,12 +11,17 @@ KD-tree of the core samples (threads via `n_jobs`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from signal_pipeline.segments.config import NOISE_CLUSTER, NOISE_SEGMENT_ID, NOISE_SEGMENT_NAME
 from signal_pipeline.segments.model_artifact import ClusterModel
 from signal_pipeline.segments.scaling import feature_matrix
+
+if TYPE_CHECKING:
+    from sklearn.neighbors import NearestNeighbors
 
 REASON_NON_FINITE = "non_finite_feature"
 REASON_LOW_DENSITY = "low_density"
@@ -41,6 +46,14 @@ SEGMENT_COLUMNS = [
 DEFAULT_CHUNK_SIZE = 100_000
 
 
+def core_index(core_samples: np.ndarray, *, n_jobs: int | None = None) -> NearestNeighbors:
+    """The nearest-neighbour index over `core_samples` that `nearest_core_clusters` searches
+    (build it once and pass it as `index` to score many small batches against one model)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    return NearestNeighbors(n_neighbors=1, algorithm="kd_tree", n_jobs=n_jobs).fit(core_samples)
+
+
 def nearest_core_clusters(
     scaled: np.ndarray,
     core_samples: np.ndarray,
@@ -49,14 +62,16 @@ def nearest_core_clusters(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     n_jobs: int | None = None,
+    index: NearestNeighbors | None = None,
 ) -> np.ndarray:
-    """Cluster label of each row's nearest core sample within `eps`, else `NOISE_CLUSTER`."""
-    from sklearn.neighbors import NearestNeighbors
+    """Cluster label of each row's nearest core sample within `eps`, else `NOISE_CLUSTER`.
 
+    `index` is `core_index(core_samples)` when the caller keeps one; built here otherwise."""
     labels = np.full(len(scaled), NOISE_CLUSTER, dtype=np.int64)
     if len(scaled) == 0 or len(core_samples) == 0:
         return labels
-    index = NearestNeighbors(n_neighbors=1, algorithm="kd_tree", n_jobs=n_jobs).fit(core_samples)
+    if index is None:
+        index = core_index(core_samples, n_jobs=n_jobs)
     for start in range(0, len(scaled), chunk_size):
         chunk = scaled[start : start + chunk_size]
         distance, nearest = index.kneighbors(chunk, n_neighbors=1)
@@ -100,12 +115,14 @@ def assign_sessions(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     n_jobs: int | None = None,
+    index: NearestNeighbors | None = None,
 ) -> pd.DataFrame:
     """Assign every session of `features` to a segment of `model` (no refit).
 
     Returns one row per input row, in input order, with the columns `ASSIGNMENT_COLUMNS`.
     Sessions with a missing or non-finite feature are noise with reason `non_finite_feature`;
     sessions farther than `eps` from every core sample are noise with reason `low_density`.
+    `index` is `core_index(model.core_samples)` kept by the caller (live scoring), else built.
     """
     matrix = feature_matrix(features, model.feature_names)
     labels = np.full(len(features), NOISE_CLUSTER, dtype=np.int64)
@@ -119,6 +136,7 @@ def assign_sessions(
             model.eps,
             chunk_size=chunk_size,
             n_jobs=n_jobs,
+            index=index,
         )
     no_cluster_reason = REASON_LOW_DENSITY if model.n_clusters else REASON_NO_CLUSTERS
     reasons = np.where(finite, no_cluster_reason, REASON_NON_FINITE).astype(object)

@@ -64,6 +64,10 @@ class SparkIngestResult:
     report: IngestReport
 
 
+#: Rows per Arrow batch handed back to the JVM (bounds the executor heap a task needs).
+_TASK_BATCH_ROWS = 65_536
+
+
 def task_columns() -> list[tuple[str, str]]:
     """Columns of a task's output rows: kind, every staged and quarantine column, file counts."""
     columns: dict[str, str] = {_KIND: "VARCHAR"}
@@ -80,15 +84,19 @@ def display_path(uri: str) -> str:
     return uri
 
 
-def ingest_one_file(uri: str, content: bytes, settings: IngestSettings) -> pa.Table:
+def ingest_one_file(uri: str, content: bytes | None, settings: IngestSettings) -> pa.Table:
     """Ingest one file's bytes with the DuckDB engine's own code: an Arrow table with the
-    columns of :func:`task_columns` (its staged rows, quarantined rows and one file row)."""
+    columns of :func:`task_columns` (its staged rows, quarantined rows and one file row).
+    ``content`` None: ``uri`` is a local ``file:`` URI, copied from disk (not through Spark)."""
     source = display_path(uri)
     workdir = Path(tempfile.mkdtemp(prefix="signal_pipeline_spark_ingest_"))
     try:
         local = workdir / "input" / Path(source).name
         local.parent.mkdir()
-        local.write_bytes(content)
+        if content is None:
+            shutil.copyfile(source, local)
+        else:
+            local.write_bytes(content)
         con = db.connect(workdir / "ingest.duckdb")
         try:
             report = ingest_files(con, [local], settings)
@@ -140,14 +148,23 @@ def _spark_schema(columns: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"`{name}` {_SPARK_TYPES[sql_type]}" for name, sql_type in columns)
 
 
+def is_local_path(path: str) -> bool:
+    """True for a plain path or a ``file:`` URI (not s3a://, hdfs://, ...)."""
+    scheme, sep, _ = path.partition("://")
+    return not sep or scheme == "file" or len(scheme) == 1  # "C://" is a drive, not a scheme
+
+
 def read_source_files(spark: Any, paths: Sequence[str]) -> Any:
-    """Spark DataFrame ``path, content`` of every file under ``paths`` (files, folders, globs)."""
-    return (
-        spark.read.format("binaryFile")
-        .option("recursiveFileLookup", "true")
-        .load(list(paths))
-        .select("path", "content")
-    )
+    """Spark DataFrame ``path[, content]`` of every file under ``paths`` (files, folders, globs).
+
+    Local files are listed only (each task copies its file from disk): shipping a file's bytes
+    through the JVM costs heap of the order of the file's size per task. Remote files (a
+    cluster's storage) come with their ``content``.
+    """
+    files = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(list(paths))
+    if all(is_local_path(str(path)) for path in paths):
+        return files.select("path")
+    return files.select("path", "content")
 
 
 def spark_ingest(
@@ -170,9 +187,11 @@ def spark_ingest(
 
     def ingest_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            uris, contents = batch.column("path").to_pylist(), batch.column("content")
-            for uri, content in zip(uris, contents, strict=True):
-                yield from ingest_one_file(uri, content.as_py(), fixed).to_batches()
+            contents = batch.column("content") if "content" in batch.schema.names else None
+            for index, uri in enumerate(batch.column("path").to_pylist()):
+                content = None if contents is None else contents[index].as_py()
+                rows = ingest_one_file(uri, content, fixed)
+                yield from rows.to_batches(max_chunksize=_TASK_BATCH_ROWS)
 
     # Materialised once under the warehouse (not cached in executor memory: it holds every
     # landed row), then read by the de-duplication, the two tables and the report.

@@ -6,16 +6,23 @@ day column is the table's first ``DATE`` column (``event_date``, ``session_date`
 without one is written unpartitioned. After writing, the table is registered as a temp view of
 the same name reading the written files, so later SQL models read the stored table, not a
 recomputation, and its columns keep their original order.
+
+Each table's schema (column order and types; Parquet partitioning moves the day column last) is
+also stored under ``<warehouse>/_schemas/<table>``, so another process (a Dagster step) can
+:func:`open_table` the table exactly as it was written.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from signal_pipeline.spark.session import SparkSettings
 
 REPLACE = "replace"
 REPLACE_DAYS = "replace_days"
+#: Folder (under the warehouse) of every table's stored schema.
+SCHEMAS = "_schemas"
 
 
 def day_column(frame: Any) -> str | None:
@@ -42,7 +49,35 @@ def write_table(
     if day is not None:
         writer = writer.partitionBy(day)
     writer.parquet(path)
+    _save_schema(spark, settings, table, frame.schema)
     return register_table(spark, settings, table, frame.schema)
+
+
+def _save_schema(spark: Any, settings: SparkSettings, table: str, schema: Any) -> None:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    text = StructType([StructField("schema", StringType())])
+    stored = spark.createDataFrame([(schema.json(),)], text).coalesce(1)
+    stored.write.mode("overwrite").text(settings.table_path(f"{SCHEMAS}/{table}"))
+
+
+def open_table(spark: Any, settings: SparkSettings, table: str) -> Any:
+    """Register the stored table ``table`` (written by :func:`write_table`, possibly in another
+    process) as a temp view, with its columns in their written order; return it.
+
+    Raises ``LookupError`` naming the table when it was never written under the warehouse.
+    """
+    from pyspark.errors import AnalysisException
+    from pyspark.sql.types import StructType
+
+    try:
+        rows = spark.read.text(settings.table_path(f"{SCHEMAS}/{table}")).collect()
+    except AnalysisException as exc:
+        raise LookupError(
+            f"table {table!r} is not in the Spark warehouse {settings.warehouse}: "
+            "materialize it first"
+        ) from exc
+    return register_table(spark, settings, table, StructType.fromJson(json.loads(rows[0][0])))
 
 
 def register_table(spark: Any, settings: SparkSettings, table: str, schema: Any) -> Any:

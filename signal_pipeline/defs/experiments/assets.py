@@ -85,6 +85,7 @@ def segment_experiment_lift(
     data" instead of a number when an arm is too small. Table `segment_experiment_lift`
     (columns: `signal_pipeline/experiments/lift.py`); a forest plot in metadata.
     """
+    duckdb.engine.require_duckdb("segment_experiment_lift")
     try:
         settings = config.to_settings()
     except ValueError as error:

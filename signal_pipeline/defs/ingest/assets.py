@@ -5,14 +5,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from pydantic import Field
 
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
+from signal_pipeline.ingest.landing import land_window
 from signal_pipeline.metadata import markdown_table, table_metadata
 from signal_pipeline.resources import EventSourceResource, WarehouseResource
 from signal_pipeline.run_progress import work_progress
-from signal_pipeline.schema import RAW_EVENT_COLUMNS_DDL
 from signal_pipeline.settings import partition_start
 
 
@@ -103,6 +102,11 @@ def ingested_events(
         future_tolerance=timedelta(hours=config.future_tolerance_hours),
         earliest=date.fromisoformat(partition_start()),
     )
+    if duckdb.engine.is_spark:
+        from signal_pipeline.spark.dagster_steps import ingest_step
+
+        yield from ingest_step(context, duckdb.engine, event_source.paths, settings)
+        return
     with duckdb.get_connection(allowed_directories=input_directories(event_source.paths)) as con:
         report = ingest_files(
             con,
@@ -154,45 +158,6 @@ class RawEventsConfig(dg.Config):
     )
 
 
-def land_window(
-    con: duckdb.DuckDBPyConnection, first: date, end: date, lookback_days: int
-) -> dict[str, int]:
-    """Replace ``raw_events`` rows of ``[first, end)`` with the staged rows of those days and add
-    late staged events of the ``lookback_days`` days before ``first``, in one transaction.
-
-    Returns ``replaced_rows`` (rows removed from the window), ``landed_rows`` (window rows
-    written) and ``late_events_landed`` (lookback rows added).
-    """
-    con.execute(f"CREATE TABLE IF NOT EXISTS raw_events ({RAW_EVENT_COLUMNS_DDL})")
-    window = [first, end]
-    lookback = [first - timedelta(days=lookback_days), first]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        replaced = con.execute(
-            "DELETE FROM raw_events WHERE event_date >= ? AND event_date < ?", window
-        ).fetchall()[0][0]
-        landed = con.execute(
-            "INSERT INTO raw_events SELECT * FROM staged_events "
-            "WHERE event_date >= ? AND event_date < ?",
-            window,
-        ).fetchall()[0][0]
-        late = 0
-        if lookback_days:
-            late = con.execute(
-                """INSERT INTO raw_events
-                   SELECT s.* FROM staged_events s
-                   ANTI JOIN (SELECT event_id FROM raw_events
-                              WHERE event_date >= ? AND event_date < ?) r USING (event_id)
-                   WHERE s.event_date >= ? AND s.event_date < ?""",
-                lookback + lookback,
-            ).fetchall()[0][0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return {"replaced_rows": replaced, "landed_rows": landed, "late_events_landed": late}
-
-
 def raw_events_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     """``raw_events``, daily-partitioned on UTC event date."""
 
@@ -215,9 +180,16 @@ def raw_events_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
         staged rows of the same days, in one transaction: the same input gives the same table.
         An event lands in the partition of its own event time, however late it arrives; with
         ``lookback_days`` the run also adds the late events of the N days before its window.
+        When the window holds every staged row and raw_events has none outside it, the staged
+        table itself becomes raw_events (no second copy) and staged_events reads through it
+        until the next ingest pass (metadata ``handed_over``).
         """
         window = context.partition_time_window
         first, end = window.start.date(), window.end.date()
+        if duckdb.engine.is_spark:
+            from signal_pipeline.spark.dagster_steps import raw_events_step
+
+            return raw_events_step(context, duckdb.engine, first, end, config.lookback_days)
         with duckdb.get_connection() as con:
             counts = land_window(con, first, end, config.lookback_days)
             metadata = table_metadata(

@@ -70,6 +70,7 @@ def segment_membership(
     segment beside the model (`segment_actions_vNNNN.json`) so live scoring (`signal-pipeline
     serve` / `assign`) returns the same action flags as the batch profiles.
     """
+    duckdb.engine.require_duckdb("segment_membership")
     assigned_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with duckdb.get_connection() as con:
         table = con.sql(MEMBERSHIP_SQL, params={"assigned_at": assigned_at}).to_arrow_table()

@@ -157,6 +157,7 @@ def drift_statistics(
     z, C+ and C−, alarm state, alarm start and estimated change point, a chart per signal, and
     the earliest alarm (`drift_alarm`): the drift sensor reads only this metadata.
     """
+    duckdb.engine.require_duckdb("drift_statistics")
     signals = check_signals(config.signals)
     window = context.partition_time_window
     first, last = window.start.date(), window.end.date() - timedelta(days=1)

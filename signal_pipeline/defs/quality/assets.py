@@ -130,6 +130,10 @@ def session_bot_flags(
     `labels_path`, precision / recall / false-positive rate against those labels.
     """
     thresholds = config.to_thresholds()
+    if duckdb.engine.is_spark:
+        from signal_pipeline.spark.dagster_steps import bot_flags_step
+
+        return bot_flags_step(context, duckdb.engine, thresholds, config.labels_path)
     with duckdb.get_connection() as con:
         flags = flag_bot_sessions(con, thresholds)
         con.register("bot_flags_frame", flags)

@@ -73,8 +73,14 @@ def raw_events_meet_contract(duckdb: WarehouseResource) -> dg.AssetCheckResult:
 
     Above 300k rows the column expectations run on a repeatable reservoir sample.
     """
-    with duckdb.get_connection() as con:
-        frame, total = raw_events_sample(con)
+    if duckdb.engine.is_spark:
+        from signal_pipeline.spark.dagster_steps import table_frame, table_rows
+
+        frame = table_frame(duckdb.engine, "raw_events", RAW_EVENTS_SAMPLE_ROWS)
+        total = table_rows(duckdb.engine, "raw_events")
+    else:
+        with duckdb.get_connection() as con:
+            frame, total = raw_events_sample(con)
     report = validate_frame(frame, "raw_events")
     return check_result(
         report,
@@ -121,8 +127,13 @@ def no_bot_sessions_survive(
     Metadata: per failed rule the unexpected count and percentage and sample session ids; on
     failure a table of offending sessions with the signal values that break the rule."""
     thresholds = bot_thresholds_in_force(context)
-    with duckdb.get_connection() as con:
-        frame = validated_session_signals(con, thresholds)
+    if duckdb.engine.is_spark:
+        from signal_pipeline.spark import dagster_steps
+
+        frame = dagster_steps.validated_session_signals(duckdb.engine)
+    else:
+        with duckdb.get_connection() as con:
+            frame = validated_session_signals(con, thresholds)
     report = validate_frame(frame, "validated_sessions", thresholds=thresholds)
     extra: dict[str, Any] = {"thresholds": dg.MetadataValue.json(thresholds.to_dict())}
     if not report.success:
@@ -134,8 +145,13 @@ def no_bot_sessions_survive(
 def session_features_are_plausible(duckdb: WarehouseResource) -> dg.AssetCheckResult:
     """Blocking: no NaN/inf in numeric features, urgency_score and engagement_depth_index within
     [0, 1], durations non-negative, percentages within 0–100, rates non-negative."""
-    with duckdb.get_connection() as con:
-        frame = con.execute("SELECT * FROM session_features ORDER BY session_id").df()
+    if duckdb.engine.is_spark:
+        from signal_pipeline.spark.dagster_steps import table_frame
+
+        frame = table_frame(duckdb.engine, "session_features")
+    else:
+        with duckdb.get_connection() as con:
+            frame = con.execute("SELECT * FROM session_features ORDER BY session_id").df()
     report = validate_frame(
         frame, "session_features", nullable_columns=("min_click_gap_s",), min_rows=0
     )

@@ -29,6 +29,7 @@ def segment_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource)
     since the last cluster version. Charts are inline SVG: no network is needed to view it.
     Written to `reports/segment_report.html` beside the database file. Its metadata also shows
     where attention concentrates: hovers + clicks per 100 page views by page type × element."""
+    duckdb.engine.require_duckdb("segment_report")
     from signal_pipeline.report import write_report  # charts stack loads only when used
     from signal_pipeline.report.attention import density_heatmap_markdown, interaction_density
 

@@ -299,6 +299,12 @@ def cluster_model(
     message, never a crash. The same input and config re-use the current version.
     """
     cluster_config = clustering_config(config)
+    if duckdb.engine.is_spark:
+        from signal_pipeline.spark.dagster_steps import cluster_model_step
+
+        return cluster_model_step(
+            context, duckdb.engine, artifacts.path, cluster_config, config.window_days
+        )
     with duckdb.get_connection() as con:
         require_features_table(con)
         features, window = read_features(con, config.window_days)
@@ -404,6 +410,10 @@ def session_segments(
     path that scores new sessions later; the others are the `noise` segment, with a reason
     (`low_density`, `non_finite_feature` or `no_clusters`).
     """
+    if duckdb.engine.is_spark:
+        from signal_pipeline.spark.dagster_steps import session_segments_step
+
+        return session_segments_step(context, duckdb.engine)
     with duckdb.get_connection() as con:
         require_features_table(con)
         model = current_model(con)
@@ -457,6 +467,7 @@ def segment_profiles(
     low-urgency rapid bounces). Column list: docs/data_contract.md. With `labels_path`, the ARI
     and per-persona recovery against the simulator's planted personas are in metadata.
     """
+    duckdb.engine.require_duckdb("segment_profiles")
     with duckdb.get_connection() as con:
         require_features_table(con)
         features = con.execute("SELECT * FROM session_features ORDER BY session_id").df()

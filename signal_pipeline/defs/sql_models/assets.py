@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
+from signal_pipeline.engine import engine_kind_from_env
 from signal_pipeline.metadata import table_metadata
 from signal_pipeline.resources import WarehouseResource
 from signal_pipeline.sql_models import ModelParams, SqlModel, build_model, load_models
@@ -88,6 +89,10 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     def _sql_model(
         context: dg.AssetExecutionContext, config: SqlModelConfig, duckdb: WarehouseResource
     ) -> dg.MaterializeResult:
+        if duckdb.engine.is_spark:
+            from signal_pipeline.spark.dagster_steps import sql_model_step
+
+            return sql_model_step(context, duckdb.engine, model, config.to_params())
         with duckdb.get_connection() as con:
             rows = build_model(con, model, config.to_params())
             columns = [
@@ -105,4 +110,8 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
 def sql_model_defs() -> dg.Definitions:
     """Every SQL model as an asset (a broken model fails here, naming its file and line)."""
     models = load_models(external_tables=PYTHON_ASSET_TABLES)
+    if engine_kind_from_env() == "spark":  # a model Spark cannot run fails here, naming it
+        from signal_pipeline.spark.dagster_steps import transpile_for_spark
+
+        transpile_for_spark(models)
     return dg.Definitions(assets=[sql_model_asset(m) for m in models.values()])
