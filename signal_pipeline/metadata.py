@@ -77,7 +77,7 @@ def table_metadata(
         "preview": dg.MetadataValue.md(markdown_table(columns, preview_rows)),
         "dagster/table_name": dg.MetadataValue.text(table),
     }
-    return _with_lineage(metadata, lineage)
+    return with_lineage(metadata, lineage)
 
 
 def _view_metadata(
@@ -97,10 +97,10 @@ def _view_metadata(
         ),
         "dagster/table_name": dg.MetadataValue.text(view),
     }
-    return _with_lineage(metadata, lineage)
+    return with_lineage(metadata, lineage)
 
 
-def _with_lineage(
+def with_lineage(
     metadata: dict[str, Any], lineage: Mapping[str, Sequence[tuple[str, str]]] | None
 ) -> dict[str, Any]:
     """``metadata`` plus ``dagster/column_lineage`` when ``lineage`` is given."""

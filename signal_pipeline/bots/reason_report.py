@@ -45,3 +45,19 @@ def reason_chart_png(counts: Mapping[str, int], total: int) -> bytes:
 def reason_chart_markdown(counts: Mapping[str, int], total: int) -> str:
     """The bar chart of :func:`reason_chart_png` embedded in markdown as a data URI."""
     return png_markdown(reason_chart_png(counts, total), "bot sessions by reason")
+
+
+def bot_flag_metadata(
+    counts: Mapping[str, int], bots: int, total: int, thresholds: Mapping[str, object]
+) -> dict[str, object]:
+    """The ``session_bot_flags`` materialization's summary (either engine): bot sessions and
+    share, the reasons as table and chart, and the thresholds used."""
+    import dagster as dg
+
+    return {
+        "bot_sessions": dg.MetadataValue.int(bots),
+        "bot_share": dg.MetadataValue.float(bots / total if total else 0.0),
+        "bot_reasons": dg.MetadataValue.md(reason_bars_markdown(counts, total)),
+        "bot_reasons_chart": dg.MetadataValue.md(reason_chart_markdown(counts, total)),
+        "thresholds": dg.MetadataValue.json(dict(thresholds)),
+    }

@@ -20,11 +20,11 @@ import dagster as dg
 import pandas as pd
 
 from signal_pipeline.bots import BotThresholds
-from signal_pipeline.bots.reason_report import reason_bars_markdown, reason_chart_markdown
+from signal_pipeline.bots.reason_report import bot_flag_metadata
 from signal_pipeline.bots.session_rules import SIGNAL_COLUMNS
 from signal_pipeline.engine import EngineConfig
 from signal_pipeline.ingest import IngestReport, IngestSettings
-from signal_pipeline.metadata import PREVIEW_ROWS, markdown_table
+from signal_pipeline.metadata import PREVIEW_ROWS, markdown_table, with_lineage
 from signal_pipeline.segments import ClusterConfig, ClusterModel
 from signal_pipeline.sql_models import ModelParams, SqlModel
 from signal_pipeline.sql_models.lineage import column_lineage
@@ -75,17 +75,7 @@ def spark_table_metadata(
         "engine": dg.MetadataValue.text("spark"),
         "path": dg.MetadataValue.path(settings.table_path(table)),
     }
-    if lineage:
-        metadata["dagster/column_lineage"] = dg.TableColumnLineage(
-            deps_by_column={
-                column: [
-                    dg.TableColumnDep(asset_key=dg.AssetKey(table), column_name=name)
-                    for table, name in sources
-                ]
-                for column, sources in lineage.items()
-            }
-        )
-    return metadata
+    return with_lineage(metadata, lineage)
 
 
 # --- ingest -----------------------------------------------------------------------------------
@@ -245,15 +235,7 @@ def bot_flags_step(
     }
     context.log.info("spark: %d of %d sessions flagged as bots", bots, total)
     metadata = spark_table_metadata(engine, "session_bot_flags", row_count=total)
-    metadata.update(
-        {
-            "bot_sessions": dg.MetadataValue.int(bots),
-            "bot_share": dg.MetadataValue.float(bots / total if total else 0.0),
-            "bot_reasons": dg.MetadataValue.md(reason_bars_markdown(reasons, total)),
-            "bot_reasons_chart": dg.MetadataValue.md(reason_chart_markdown(reasons, total)),
-            "thresholds": dg.MetadataValue.json(thresholds.to_dict()),
-        }
-    )
+    metadata.update(bot_flag_metadata(reasons, bots, total, thresholds.to_dict()))
     if labels_path:
         metadata.update(_ground_truth(spark, flags, labels_path))
     return dg.MaterializeResult(metadata=metadata)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from signal_pipeline.bots import BotThresholds, flag_bot_sessions
 from signal_pipeline.bots.ground_truth import bot_detection_quality, read_bot_labels
-from signal_pipeline.bots.reason_report import reason_bars_markdown, reason_chart_markdown
+from signal_pipeline.bots.reason_report import bot_flag_metadata
 from signal_pipeline.metadata import table_metadata
 from signal_pipeline.resources import WarehouseResource
 
@@ -158,13 +158,5 @@ def session_bot_flags(
     total = len(flags)
     bots = int(flags["is_bot"].sum()) if total else 0
     context.log.info("%d of %d sessions flagged as bots", bots, total)
-    metadata.update(
-        {
-            "bot_sessions": dg.MetadataValue.int(bots),
-            "bot_share": dg.MetadataValue.float(bots / total if total else 0.0),
-            "bot_reasons": dg.MetadataValue.md(reason_bars_markdown(reasons, total)),
-            "bot_reasons_chart": dg.MetadataValue.md(reason_chart_markdown(reasons, total)),
-            "thresholds": dg.MetadataValue.json(thresholds.to_dict()),
-        }
-    )
+    metadata.update(bot_flag_metadata(reasons, bots, total, thresholds.to_dict()))
     return dg.MaterializeResult(metadata=metadata)
