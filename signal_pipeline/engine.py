@@ -2,10 +2,12 @@
 
 One setting, ``engine``, on the warehouse resource (``duckdb``) that every asset already has.
 With ``kind="duckdb"`` nothing changes: the assets use the DuckDB file. With ``kind="spark"`` the
-assets Spark can run (ingest, ``raw_events``, every SQL model, bot flags, the cluster model and
-``session_segments``, and the asset checks on their tables) run on a Spark session and write
-Parquet tables under ``warehouse``; the others fail with one line naming the engine, never
-falling back to DuckDB. The asset graph is the same for both kinds.
+assets run on a Spark session and write Parquet tables under ``warehouse``: ingest,
+``raw_events``, every SQL model, bot flags, the cluster model, ``session_segments`` and the
+asset checks natively; the session-level assets after them (drift, profiles, lift, report,
+membership) run their DuckDB code on a driver copy of their input tables
+(``signal_pipeline.spark.driver_tables``), never on the DuckDB file. The asset graph is the same
+for both kinds.
 
 No module-level ``from __future__ import annotations``: Dagster resolves config types at runtime.
 """
@@ -78,16 +80,6 @@ class EngineConfig(dg.Config):
         from signal_pipeline.spark.session import build_spark_session
 
         return build_spark_session(self.spark_settings())
-
-    def require_duckdb(self, what: str) -> None:
-        """Fail ``what`` (an asset or check) with one clear line unless the engine is DuckDB."""
-        if self.is_spark:
-            raise dg.Failure(
-                description=(
-                    f"{what} runs on the duckdb engine only and the engine is 'spark': "
-                    f"materialize it with {ENV_ENGINE}=duckdb (docs/spark.md)"
-                )
-            )
 
 
 def check_engine_kind(kind: str) -> str:

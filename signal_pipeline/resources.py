@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -63,6 +64,31 @@ class WarehouseResource(DuckDBResource):
             yield con
         finally:
             con.close()
+
+    def session_tables(
+        self,
+        inputs: Sequence[str],
+        outputs: Sequence[str] = (),
+        optional: Sequence[str] = (),
+    ) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A connection holding the tables ``inputs`` (and ``optional`` when they exist) for an
+        asset body that is the same on both engines: the warehouse file itself on DuckDB; on
+        Spark a scratch driver copy of those warehouse tables whose ``outputs`` are written back
+        when the block succeeds (:func:`signal_pipeline.spark.driver_tables.driver_copy`)."""
+        if self.engine.is_spark:
+            from signal_pipeline.spark.driver_tables import driver_copy
+
+            return driver_copy(self.engine, inputs, outputs, optional)
+        return self.get_connection()
+
+    def stored_metadata(self, table: str | None = None) -> dict[str, Any]:
+        """Where the engine stored ``table``: ``engine`` and ``path`` on Spark, nothing on DuckDB
+        (the table's own metadata says the rest)."""
+        if not self.engine.is_spark:
+            return {}
+        from signal_pipeline.spark.driver_tables import engine_metadata
+
+        return engine_metadata(self.engine, table)
 
     @property
     def path(self) -> Path:

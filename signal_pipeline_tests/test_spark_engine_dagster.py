@@ -1,6 +1,6 @@
 """The engine setting in Dagster: the same asset graph for both engines, and the Spark-capable
-assets materialized through the project's jobs on local Spark give the DuckDB engine's
-``session_features`` and ``session_segments``; DuckDB-only assets fail naming the engine and
+assets materialized through the project's jobs on local Spark (every asset, the session-level
+ones on a driver copy) give the DuckDB engine's tables, membership export and report, and
 nothing is written to the DuckDB file.
 
 One local Spark session (local[2], 2 shuffle partitions, no UI) for the module's one Spark test.
@@ -9,9 +9,12 @@ One local Spark session (local[2], 2 shuffle partitions, no UI) for the module's
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from signal_pipeline.engine import (
@@ -98,7 +101,7 @@ SPARK_CONF = {
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
 
-#: The assets Spark runs in land_and_process_job; the rest must fail (or be skipped after).
+#: Every asset of land_and_process_job: all of them run on Spark.
 SPARK_ASSETS = {
     "raw_events",
     "identity_map",
@@ -112,8 +115,20 @@ SPARK_ASSETS = {
     "session_features",
     "cluster_model",
     "session_segments",
+    "drift_statistics",
+    "segment_profiles",
+    "segment_experiment_lift",
+    "segment_report",
+    "segment_membership",
 }
-DUCKDB_ONLY = {"drift_statistics", "segment_profiles", "segment_experiment_lift"}
+#: Tables both engines store, compared row for row.
+COMPARED_TABLES = (
+    "session_features",
+    "session_segments",
+    "segment_profiles",
+    "drift_statistics",
+    "segment_experiment_lift",
+)
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
@@ -128,57 +143,139 @@ def _succeeded(result: dg.ExecuteInProcessResult) -> set[str]:
     return {event.step_key for event in result.all_events if event.is_step_success}
 
 
-def test_dagster_jobs_on_spark_give_the_duckdb_engines_features_and_segments(
+def _point_at(
+    monkeypatch: pytest.MonkeyPatch, root: Path, events: str, engine: str
+) -> dg.Definitions:
+    """The definitions of a run writing under ``root`` on ``engine`` (local Spark settings)."""
+    monkeypatch.setenv(ENV_DB, str(root / "signal.duckdb"))
+    monkeypatch.setenv(ENV_EVENTS, events)
+    monkeypatch.setenv(ENV_ARTIFACTS, str(root / "models"))
+    monkeypatch.setenv(ENV_SPARK_MASTER, "local[2]")
+    monkeypatch.setenv(ENV_SPARK_WAREHOUSE, str(root / "warehouse"))
+    monkeypatch.setenv(ENV_SPARK_CONF, json.dumps(SPARK_CONF))
+    return _load(monkeypatch, engine)
+
+
+def _run_jobs(
+    definitions: dg.Definitions, days: list[str] | None = None
+) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+    """ingest_job, then land_and_process_job over ``days`` (default: every staged day, read
+    from the DuckDB engine's staged_events), on one instance like the UI; the days too."""
+    instance = dg.DagsterInstance.ephemeral()
+    ingest = definitions.resolve_job_def("ingest_job").execute_in_process(instance=instance)
+    assert ingest.success
+    if days is None:
+        database = definitions.resources["duckdb"].path
+        days = [str(d) for d in _duckdb_days(database)]
+    result = definitions.resolve_job_def("land_and_process_job").execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        tags={
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[-1],
+        },
+    )
+    return result, days
+
+
+def _duckdb_days(database: Path) -> list:
+    from signal_pipeline import db
+
+    with db.connect(database, read_only=True) as con:
+        rows = con.execute("SELECT DISTINCT event_date FROM staged_events ORDER BY 1").fetchall()
+    return [row[0] for row in rows]
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    return dict(result.asset_materializations_for_node(asset)[0].metadata)
+
+
+def _driver_copy_fails_cleanly(engine: Any, spark: Any, settings: Any) -> None:
+    """A missing input fails naming it; a failing asset body leaves the stored table as it was."""
+    from signal_pipeline.spark.driver_tables import driver_copy
+    from signal_pipeline.spark.tables import open_table
+
+    missing = "'no_such_table' is not in the Spark warehouse"
+    with pytest.raises(dg.Failure, match=missing), driver_copy(engine, ["no_such_table"]):
+        pass
+    before = open_table(spark, settings, "segment_profiles").count()
+    failing = driver_copy(engine, ["segment_profiles"], ["segment_profiles"])
+    with pytest.raises(RuntimeError, match="asset body failed"), failing as con:
+        con.execute("DELETE FROM segment_profiles")
+        raise RuntimeError("asset body failed")
+    assert before and open_table(spark, settings, "segment_profiles").count() == before
+
+
+def _same_json(left: object, right: object) -> bool:
+    """Equal JSON metadata values, floats within the parity tolerance (1e-9 relative)."""
+    from signal_pipeline_tests.test_spark_parity import REL_TOL
+
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same_json(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_same_json, left, right))
+    if isinstance(left, float) and isinstance(right, float):
+        return math.isclose(left, right, rel_tol=REL_TOL, abs_tol=1e-12)
+    return left == right
+
+
+def _membership(root: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(root / "models" / "segment_membership" / "segment_membership.parquet")
+    return frame.drop(columns=["assigned_at"])  # the export's wall-clock time
+
+
+def test_dagster_jobs_on_spark_give_the_duckdb_engines_tables(
     simulated_small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """ "Materialize all" on Spark: every asset of land_and_process_job runs, and the tables,
+    membership export and report equal those of the same jobs on the DuckDB engine."""
     pytest.importorskip("pyspark")
-    from signal_pipeline.ingest import IngestSettings
-    from signal_pipeline.spark.duckdb_reference import run_duckdb_reference
+    from signal_pipeline.drift.sensor_policy import DriftReading
+    from signal_pipeline.spark.tables import open_table
     from signal_pipeline_tests.test_spark_parity import _duckdb_table, assert_same_table
 
-    events = [str(simulated_small / "events.jsonl")]
-    reference_db = tmp_path / "reference.duckdb"
-    reference = run_duckdb_reference(reference_db, events, ingest_settings=IngestSettings())
-    database = tmp_path / "spark_run" / "signal.duckdb"
-    warehouse = tmp_path / "warehouse"
-    monkeypatch.setenv(ENV_DB, str(database))
-    monkeypatch.setenv(ENV_EVENTS, events[0])
-    monkeypatch.setenv(ENV_ARTIFACTS, str(tmp_path / "models"))
-    monkeypatch.setenv(ENV_SPARK_MASTER, "local[2]")
-    monkeypatch.setenv(ENV_SPARK_WAREHOUSE, str(warehouse))
-    monkeypatch.setenv(ENV_SPARK_CONF, json.dumps(SPARK_CONF))
-    definitions = _load(monkeypatch, "spark")
+    events = str(simulated_small / "events.jsonl")
+    duck_root, spark_root = tmp_path / "duckdb_run", tmp_path / "spark_run"
+    duck, days = _run_jobs(_point_at(monkeypatch, duck_root, events, "duckdb"))
+    assert not _failures(duck), _failures(duck)
+    definitions = _point_at(monkeypatch, spark_root, events, "spark")
     engine = definitions.resources["duckdb"].engine
     spark = engine.spark_session()
     spark.sparkContext.setLogLevel("ERROR")
     try:
-        instance = dg.DagsterInstance.ephemeral()
-        ingest = definitions.resolve_job_def("ingest_job").execute_in_process(instance=instance)
-        assert ingest.success
-        staged_meta = ingest.asset_materializations_for_node("ingested_events")[0].metadata
-        assert staged_meta["reconciles"].value is True
-        assert staged_meta["landed"].value == reference.ingest.landed
-        days = [d.isoformat() for d in reference.ingest.event_dates]
-        process = definitions.resolve_job_def("land_and_process_job").execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            tags={
-                "dagster/asset_partition_range_start": days[0],
-                "dagster/asset_partition_range_end": days[-1],
-            },
-        )
-        failures = _failures(process)
-        assert set(failures) == DUCKDB_ONLY, failures
-        for step, message in failures.items():
-            assert f"{step} runs on the duckdb engine only and the engine is 'spark'" in message
+        process, _ = _run_jobs(definitions, days)
+        assert not _failures(process), _failures(process)
         assert _succeeded(process) >= SPARK_ASSETS
-        for table in ("session_features", "session_segments"):
-            assert_same_table(
-                _duckdb_table(reference_db, table), spark.table(table).toPandas(), table
-            )
+        settings = engine.spark_settings()
+        for table in COMPARED_TABLES:
+            stored = open_table(spark, settings, table).toPandas()
+            assert len(stored), table
+            assert_same_table(_duckdb_table(duck_root / "signal.duckdb", table), stored, table)
         segments = spark.table("session_segments").toPandas()
         assert segments["segment_id"].nunique() >= 2
+        registry = open_table(spark, settings, "cluster_model_versions").toPandas()
+        _driver_copy_fails_cleanly(engine, spark, settings)
     finally:
         spark.stop()
-    assert not database.exists()  # nothing ran on DuckDB
-    assert list((warehouse / "session_features").glob("session_date=*/*.parquet"))
+    assert not (spark_root / "signal.duckdb").exists()  # nothing ran on DuckDB
+    assert list((spark_root / "warehouse" / "session_features").glob("session_date=*/*.parquet"))
+    assert registry["version"].tolist() == [1] and registry["baseline"].iloc[0] != "{}"
+    drift_duck, drift_spark = (
+        _metadata(duck, "drift_statistics"),
+        _metadata(process, "drift_statistics"),
+    )
+    for key in ("signal_status", "drift_alarm", "model_version", "as_of_day"):
+        assert _same_json(drift_spark[key].value, drift_duck[key].value), key
+    assert drift_spark["engine"].value == "spark"
+    # The drift sensor reads only this metadata: it decides alike on either engine.
+    reading = DriftReading.from_metadata(drift_spark)
+    assert reading == DriftReading.from_metadata(drift_duck)
+    assert reading.model_version == 1 and reading.as_of_day is not None
+    pd.testing.assert_frame_equal(_membership(spark_root), _membership(duck_root))
+    report_duck, report_spark = (
+        _metadata(duck, "segment_report"),
+        _metadata(process, "segment_report"),
+    )
+    for key in ("segments", "charts", "interaction_density"):
+        assert report_spark.get(key) == report_duck.get(key), key
+    assert (spark_root / "reports" / "segment_report.html").stat().st_size > 10_000

@@ -31,10 +31,13 @@ ORDER BY t.page_type, t.element
 """
 
 
+#: The tables DENSITY_SQL reads.
+DENSITY_TABLES = ("page_views", "sessionized_events", "validated_sessions")
+
+
 def interaction_density(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Hovers and clicks per 100 page views, by page type and element (empty before a run)."""
-    needed = ("page_views", "sessionized_events", "validated_sessions")
-    if not all(table_exists(con, t) for t in needed):
+    if not all(table_exists(con, t) for t in DENSITY_TABLES):
         return pd.DataFrame()
     return con.execute(DENSITY_SQL).df()
 

@@ -11,6 +11,7 @@ schema, preview, reconciliation, bot shares, cluster figures), plus ``engine`` a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,7 @@ from signal_pipeline.engine import EngineConfig
 from signal_pipeline.ingest import IngestReport, IngestSettings
 from signal_pipeline.metadata import PREVIEW_ROWS, markdown_table, with_lineage
 from signal_pipeline.segments import ClusterConfig, ClusterModel
+from signal_pipeline.segments.fit import FitResult
 from signal_pipeline.sql_models import ModelParams, SqlModel
 from signal_pipeline.sql_models.lineage import column_lineage
 
@@ -260,8 +262,9 @@ def _ground_truth(spark: Any, flags: Any, labels_path: str) -> dict[str, Any]:
 # --- segments ---------------------------------------------------------------------------------
 
 
-#: Spark-engine model registry table (version, artifact path), in the warehouse.
-REGISTRY_TABLE = "_cluster_model_versions"
+#: Spark-engine model registry: the DuckDB engine's ``cluster_model_versions`` layout (one row
+#: per version: artifact path, fit window, baseline, ...), stored in the warehouse.
+REGISTRY_TABLE = "cluster_model_versions"
 
 
 def spark_model_path(artifacts: Path, version: int) -> Path:
@@ -281,17 +284,48 @@ def registered_spark_models(engine: EngineConfig) -> list[tuple[int, str]]:
     return sorted((int(row["version"]), str(row["artifact_path"])) for row in rows)
 
 
-def _register_spark_model(engine: EngineConfig, version: int, path: Path) -> None:
-    from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+#: The registry's fingerprint on Spark: the Spark engine refits on every run (no input hash).
+SPARK_FINGERPRINT = "spark-engine"
 
-    from signal_pipeline.spark.tables import write_table
 
-    spark, settings = _spark(engine)
-    rows = [*registered_spark_models(engine), (version, str(path))]
-    schema = StructType(
-        [StructField("version", IntegerType()), StructField("artifact_path", StringType())]
+def _save_and_register(
+    engine: EngineConfig, result: FitResult, path: Path, previous_version: int | None
+) -> ClusterModel:
+    """Give the fitted model the drift baseline of its fit window (the DuckDB engine's
+    ``daily_signals`` / ``baseline_statistics``), save it to ``path`` and add its row to the
+    warehouse registry, all through a driver copy of the session-level tables."""
+    from signal_pipeline.drift.signals import baseline_statistics, daily_signals
+    from signal_pipeline.segments.registry import VersionChanges, register_model
+    from signal_pipeline.spark.driver_tables import driver_copy
+
+    assignments = result.assignments
+    noise = float(assignments["is_noise"].mean()) if len(assignments) else 0.0
+    changes = VersionChanges(
+        previous_version=previous_version,
+        new_segment_ids=tuple(result.match.new_segment_ids),
+        vanished_segment_ids=tuple(result.match.vanished_segment_ids),
     )
-    write_table(spark, settings, REGISTRY_TABLE, spark.createDataFrame(rows, schema))
+    with driver_copy(
+        engine, ["session_features"], [REGISTRY_TABLE], optional=[REGISTRY_TABLE]
+    ) as con:
+        window = result.model.window
+        baseline = (
+            baseline_statistics(daily_signals(con, first=window[0], last=window[1]))
+            if window
+            else {}
+        )
+        model = dataclasses.replace(result.model, baseline=baseline)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+        register_model(
+            con,
+            model,
+            fingerprint=SPARK_FINGERPRINT,
+            artifact_path=path,
+            noise_share=noise,
+            changes=changes,
+        )
+    return model
 
 
 def cluster_model_step(
@@ -301,24 +335,25 @@ def cluster_model_step(
     config: ClusterConfig,
     window_days: int | None = None,
 ) -> dg.MaterializeResult:
-    """Fit a new cluster model version on a driver sample of ``session_features``; segment ids
-    are matched to the previous Spark-engine version's. The artifact is saved under
-    ``<artifacts>/spark/`` and registered in the warehouse table ``_cluster_model_versions``."""
+    """Fit a new cluster model version on a driver sample of ``session_features`` (the last
+    ``window_days`` days when set); segment ids are matched to the previous Spark-engine
+    version's. The artifact, with the drift baseline of its fit window, is saved under
+    ``<artifacts>/spark/`` and registered in the warehouse table ``cluster_model_versions``."""
     from signal_pipeline.spark.segments import fit_on_driver_sample
 
-    if window_days is not None:
-        raise dg.Failure(description="cluster_model: window_days is not supported on spark")
     open_tables(engine, ["session_features"])
     registered = registered_spark_models(engine)
     previous = ClusterModel.load(registered[-1][1]) if registered else None
     version = registered[-1][0] + 1 if registered else 1
     result = fit_on_driver_sample(
-        engine.spark_session(), config, version=version, previous=previous
+        engine.spark_session(),
+        config,
+        version=version,
+        previous=previous,
+        window_days=window_days,
     )
     path = spark_model_path(artifacts, version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result.model.save(path)
-    _register_spark_model(engine, version, path)
+    _save_and_register(engine, result, path, registered[-1][0] if registered else None)
     for message in result.messages:
         context.log.info(message)
     assignments = result.assignments

@@ -11,7 +11,7 @@ nearest-core rule, so the same model gives the same segment ids on either engine
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -38,12 +38,22 @@ def fit_on_driver_sample(
     version: int = 1,
     previous: ClusterModel | None = None,
     max_driver_rows: int = DEFAULT_MAX_DRIVER_ROWS,
+    window_days: int | None = None,
 ) -> FitResult:
-    """Fit the cluster model on (a sample of) ``session_features`` collected to the driver."""
+    """Fit the cluster model on (a sample of) ``session_features`` collected to the driver:
+    every day, or the last ``window_days`` days up to the newest ``session_date`` (as the
+    DuckDB asset's ``window_days``)."""
+    from pyspark.sql import functions as F
+
     config = config or ClusterConfig()
-    frame = driver_sample(
-        spark.table("session_features"), max_driver_rows, config.random_state, "session_id"
-    )
+    features = spark.table("session_features")
+    if window_days:
+        last = features.agg(F.max("session_date")).collect()[0][0]
+        if last is not None:
+            features = features.filter(
+                F.col("session_date") >= F.lit(last - timedelta(days=window_days - 1))
+            )
+    frame = driver_sample(features, max_driver_rows, config.random_state, "session_id")
     window: tuple[date, date] | None = None
     if not frame.empty:
         days = pd.to_datetime(frame["session_date"]).dt.date

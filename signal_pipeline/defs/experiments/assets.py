@@ -8,6 +8,7 @@ from pydantic import Field
 from signal_pipeline.experiments import LiftSettings, experiment_lift_table
 from signal_pipeline.experiments.chart import forest_plot_markdown
 from signal_pipeline.experiments.data import (
+    INPUT_TABLES,
     LIFT_TABLE,
     MissingInputError,
     read_experiment_sessions,
@@ -85,12 +86,12 @@ def segment_experiment_lift(
     data" instead of a number when an arm is too small. Table `segment_experiment_lift`
     (columns: `signal_pipeline/experiments/lift.py`); a forest plot in metadata.
     """
-    duckdb.engine.require_duckdb("segment_experiment_lift")
     try:
         settings = config.to_settings()
     except ValueError as error:
         raise dg.Failure(description=f"invalid segment_experiment_lift config: {error}") from error
-    with duckdb.get_connection() as con:
+    stored = duckdb.stored_metadata(LIFT_TABLE)
+    with duckdb.session_tables(INPUT_TABLES, [LIFT_TABLE]) as con:
         try:
             sessions = read_experiment_sessions(con, settings.strata)
         except MissingInputError as error:
@@ -101,6 +102,7 @@ def segment_experiment_lift(
             raise dg.Failure(description=str(error)) from error
         write_lift_table(con, table)
         metadata = table_metadata(con, LIFT_TABLE)
+    metadata.update(stored)
     context.log.info("lift of %d enrolled sessions in %d rows", len(sessions), len(table))
     metadata["enrolled_sessions"] = dg.MetadataValue.int(len(sessions))
     metadata["experiments"] = dg.MetadataValue.json(sorted(set(table["experiment"].dropna())))

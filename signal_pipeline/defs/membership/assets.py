@@ -15,6 +15,8 @@ from signal_pipeline.realtime.model_source import write_segment_actions
 from signal_pipeline.resources import ArtifactStoreResource, WarehouseResource
 
 MEMBERSHIP_DIR = "segment_membership"
+#: The tables MEMBERSHIP_SQL reads.
+MEMBERSHIP_INPUTS = ("session_segments", "session_features", "sessions", "segment_profiles")
 MEMBERSHIP_NAME = "segment_membership"
 
 #: Rows of the export, one per validated session (column list: docs in the asset docstring).
@@ -70,9 +72,8 @@ def segment_membership(
     segment beside the model (`segment_actions_vNNNN.json`) so live scoring (`signal-pipeline
     serve` / `assign`) returns the same action flags as the batch profiles.
     """
-    duckdb.engine.require_duckdb("segment_membership")
     assigned_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    with duckdb.get_connection() as con:
+    with duckdb.session_tables(MEMBERSHIP_INPUTS) as con:
         table = con.sql(MEMBERSHIP_SQL, params={"assigned_at": assigned_at}).to_arrow_table()
         profiles = con.execute(
             "SELECT segment_id, segment_name, action_flag FROM segment_profiles ORDER BY 1"

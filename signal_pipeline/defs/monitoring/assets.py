@@ -157,11 +157,16 @@ def drift_statistics(
     z, C+ and C−, alarm state, alarm start and estimated change point, a chart per signal, and
     the earliest alarm (`drift_alarm`): the drift sensor reads only this metadata.
     """
-    duckdb.engine.require_duckdb("drift_statistics")
     signals = check_signals(config.signals)
     window = context.partition_time_window
     first, last = window.start.date(), window.end.date() - timedelta(days=1)
-    with duckdb.get_connection() as con:
+    stored = duckdb.stored_metadata("drift_statistics")
+    tables = duckdb.session_tables(
+        ["session_features"],
+        ["drift_statistics"],
+        optional=["cluster_model_versions", "drift_statistics"],
+    )
+    with tables as con:
         registered = latest_model(con)
         baselines = registered.baseline if registered else {}
         version = registered.version if registered else 0
@@ -203,6 +208,7 @@ def drift_statistics(
         for signal in signals
     ]
     alarm = earliest_alarm(statuses)
+    metadata.update(stored)
     for signal in signals:
         rows = table[table["signal"] == signal]
         if not rows.empty:

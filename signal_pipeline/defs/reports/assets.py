@@ -1,10 +1,23 @@
 """The HTML segment report, written next to the database for people who don't open Dagster."""
 
+from pathlib import Path
+
 import dagster as dg
+import pandas as pd
 
 from signal_pipeline.resources import WarehouseResource
 
 REPORT_NAME = "segment_report.html"
+#: The session-level tables the report reads (each optional: a missing one is named in it).
+REPORT_INPUTS = (
+    "segment_profiles",
+    "session_features",
+    "session_segments",
+    "sessions",
+    "drift_statistics",
+    "cluster_model_versions",
+    "segment_experiment_lift",
+)
 
 
 @dg.asset(
@@ -29,14 +42,24 @@ def segment_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource)
     since the last cluster version. Charts are inline SVG: no network is needed to view it.
     Written to `reports/segment_report.html` beside the database file. Its metadata also shows
     where attention concentrates: hovers + clicks per 100 page views by page type × element."""
-    duckdb.engine.require_duckdb("segment_report")
     from signal_pipeline.report import write_report  # charts stack loads only when used
     from signal_pipeline.report.attention import density_heatmap_markdown, interaction_density
 
     out = duckdb.path.parent / "reports" / REPORT_NAME
-    with duckdb.get_connection() as con:
-        summary = write_report(con, out, duckdb.path)
-        density = interaction_density(con)
+    if duckdb.engine.is_spark:
+        from signal_pipeline.report import attention
+        from signal_pipeline.spark.driver_tables import driver_copy, spark_query
+
+        with driver_copy(duckdb.engine, [], optional=REPORT_INPUTS) as con:
+            summary = write_report(con, out, Path(duckdb.engine.warehouse))
+        # Per-event inputs stay on Spark: the same query runs there, only its result comes back.
+        needed = attention.DENSITY_TABLES
+        density = spark_query(duckdb.engine, attention.DENSITY_SQL, needed, attention.__file__)
+        density = pd.DataFrame() if density is None else density
+    else:
+        with duckdb.get_connection() as con:
+            summary = write_report(con, out, duckdb.path)
+            density = interaction_density(con)
     heatmap = density_heatmap_markdown(density)
     context.log.info("wrote %s (%d bytes)", summary.path, summary.bytes)
     return dg.MaterializeResult(

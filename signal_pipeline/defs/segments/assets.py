@@ -467,8 +467,9 @@ def segment_profiles(
     low-urgency rapid bounces). Column list: docs/data_contract.md. With `labels_path`, the ARI
     and per-persona recovery against the simulator's planted personas are in metadata.
     """
-    duckdb.engine.require_duckdb("segment_profiles")
-    with duckdb.get_connection() as con:
+    stored = duckdb.stored_metadata("segment_profiles")
+    tables = duckdb.session_tables(["session_features", "session_segments"], ["segment_profiles"])
+    with tables as con:
         require_features_table(con)
         features = con.execute("SELECT * FROM session_features ORDER BY session_id").df()
         assignments = con.execute("SELECT * FROM session_segments ORDER BY session_id").df()
@@ -484,6 +485,7 @@ def segment_profiles(
             " action_flag FROM segment_profiles ORDER BY sessions DESC"
         ).fetchall()
         metadata = table_metadata(con, "segment_profiles")
+    metadata.update(stored)
     metadata.update(quality_metadata(config.labels_path, features, assignments))
     metadata["segment_table"] = dg.MetadataValue.md(
         markdown_table(
