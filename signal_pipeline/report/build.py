@@ -143,7 +143,7 @@ def lift_section(lift: pd.DataFrame | None) -> dict[str, list] | None:
     return {"header": SUMMARY_HEADER, "rows": rows}
 
 
-def render(data: ReportData, database: Path, h: float = 5.0) -> tuple[str, int]:
+def render(data: ReportData, database: Path | str, h: float = 5.0) -> tuple[str, int]:
     """The report's HTML and the number of charts in it."""
     svgs: dict[str, str] = {}
     if not data.profiles.empty:
@@ -175,7 +175,7 @@ def render(data: ReportData, database: Path, h: float = 5.0) -> tuple[str, int]:
     return page, len(svgs)
 
 
-def write_report(con: duckdb.DuckDBPyConnection, out: Path, database: Path) -> ReportSummary:
+def write_report(con: duckdb.DuckDBPyConnection, out: Path, database: Path | str) -> ReportSummary:
     """Write the report to ``out`` atomically (a temp file renamed into place)."""
     data = load_report_data(con)
     page, n_charts = render(data, database)

@@ -1,7 +1,5 @@
 """The HTML segment report, written next to the database for people who don't open Dagster."""
 
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
 
@@ -51,7 +49,7 @@ def segment_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource)
         from signal_pipeline.spark.driver_tables import driver_copy, spark_query
 
         with driver_copy(duckdb.engine, [], optional=REPORT_INPUTS) as con:
-            summary = write_report(con, out, Path(duckdb.engine.warehouse))
+            summary = write_report(con, out, duckdb.engine.warehouse)  # a path or a URI
         # Per-event inputs stay on Spark: the same query runs there, only its result comes back.
         needed = attention.DENSITY_TABLES
         density = spark_query(duckdb.engine, attention.DENSITY_SQL, needed, attention.__file__)
