@@ -33,14 +33,13 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import orjson
 
 from signal_pipeline import db
 from signal_pipeline.ingest import IngestSettings, ingest_files, typed_json_lines
-from signal_pipeline.ingest.landing import land_window
+from signal_pipeline.ingest.landing import land_staged_days
 from signal_pipeline.ingest.schema import CANONICAL_FIELDS, STAGED_EVENT_COLUMNS
 
 _STAGED_DDL = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGED_EVENT_COLUMNS)
@@ -149,10 +148,7 @@ def main() -> None:
 
         def ingest_and_land() -> None:
             ingest(True)()
-            first, last = con.execute(
-                "SELECT min(event_date), max(event_date) FROM staged_events"
-            ).fetchall()[0]
-            counts = land_window(con, first, last + timedelta(days=1), 0)
+            counts = land_staged_days(con)
             assert counts["landed_rows"] == args.events, counts
             assert counts["handed_over"] == 1, counts
 

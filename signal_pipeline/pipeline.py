@@ -12,6 +12,7 @@ import dagster as dg
 
 from signal_pipeline import db
 from signal_pipeline.engine import ENV_ENGINE, SPARK, engine_kind_from_env
+from signal_pipeline.ingest.landing import staged_day_range
 from signal_pipeline.reliability.run_errors import raise_if_busy, step_error_line
 from signal_pipeline.run_progress import StepSink, reporting_steps
 from signal_pipeline.settings import ENV_ARTIFACTS, ENV_DB, ENV_EVENTS, ENV_FORMAT
@@ -128,10 +129,8 @@ def _execute(
 def event_day_range(database: Path) -> tuple[str, str] | None:
     """First and last UTC event date in ``staged_events`` (None when it is empty)."""
     with db.open_db(database, read_only=True) as con:
-        row = con.execute("SELECT min(event_date), max(event_date) FROM staged_events").fetchone()
-    if not row or row[0] is None:
-        return None
-    return row[0].isoformat(), row[1].isoformat()
+        days = staged_day_range(con)
+    return None if days is None else (days[0].isoformat(), days[1].isoformat())
 
 
 def run_pipeline(

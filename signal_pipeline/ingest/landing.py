@@ -68,6 +68,24 @@ def land_window(
     return counts
 
 
+def staged_day_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """First and last UTC event date in ``staged_events`` (None when it is empty)."""
+    first, last = con.execute(
+        f"SELECT min(event_date), max(event_date) FROM {STAGED_TABLE}"
+    ).fetchall()[0]
+    return None if first is None else (first, last)
+
+
+def land_staged_days(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Land every staged day, first to last, in one window (what ``signal-pipeline run`` lands;
+    usually a hand-over). With nothing staged, ``raw_events`` is only created if missing."""
+    days = staged_day_range(con)
+    if days is None:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} ({RAW_EVENT_COLUMNS_DDL})")
+        return {"replaced_rows": 0, "landed_rows": 0, "late_events_landed": 0, "handed_over": 0}
+    return land_window(con, days[0], days[1] + timedelta(days=1), 0)
+
+
 def _count_in_window(con: duckdb.DuckDBPyConnection, table: str, window: list[date]) -> int:
     sql = f"SELECT count(*) FROM {table} WHERE event_date >= ? AND event_date < ?"
     return int(con.execute(sql, window).fetchall()[0][0])

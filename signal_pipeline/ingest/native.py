@@ -6,8 +6,7 @@ import duckdb
 
 from signal_pipeline.ingest.formats import SourceFile
 from signal_pipeline.ingest.json_lines import extract_json_fields, field_ref
-from signal_pipeline.ingest.lines import read_json_array_elements, read_lines
-from signal_pipeline.ingest.parsed import ParseLimits, append_parsed
+from signal_pipeline.ingest.parsed import ParseLimits, append_parsed, read_json_records
 from signal_pipeline.ingest.rows import ROWS_TABLE, read_rows
 from signal_pipeline.ingest.schema import CANONICAL_FIELDS
 from signal_pipeline.ingest.typed_json_lines import load_typed_json_lines
@@ -30,19 +29,10 @@ def load_native(
         }
         append_parsed(con, source, f"SELECT * FROM {ROWS_TABLE}", fields, limits)
         return
-    if source.container == "json_array":
-        read_json_array_elements(con, source.path, source.number)
-    elif typed:
+    if typed and source.container != "json_array":
         load_typed_json_lines(con, source, limits)
         return
-    else:
-        read_lines(
-            con,
-            source.path,
-            source.number,
-            max_read_bytes=limits.max_read_bytes,
-            scratch_dir=limits.scratch_dir,
-        )
+    read_json_records(con, source, limits)
     json_sql, json_params = extract_json_fields(_KEY_PATHS, limits.max_line_bytes)
     fields = {name: field_ref((name,)) for name in CANONICAL_FIELDS}
     append_parsed(con, source, json_sql, fields, limits, json_params)

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from signal_pipeline.ingest.formats import SourceFile
+from signal_pipeline.ingest.lines import read_json_array_elements, read_lines
 from signal_pipeline.ingest.parts import DEFAULT_MAX_READ_BYTES
 from signal_pipeline.ingest.quarantine import CLASSIFIED_TABLE, classify_params, classify_sql
 from signal_pipeline.ingest.schema import CANONICAL_FIELDS, PARSED_COLUMNS
@@ -41,6 +42,23 @@ def create_classified_table(con: duckdb.DuckDBPyConnection, limits: ParseLimits)
         f"{classify_sql(f'SELECT {empty} WHERE false')}",
         classify_params(future_limit=limits.future_limit, earliest=limits.earliest),
     )
+
+
+def read_json_records(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, limits: ParseLimits
+) -> None:
+    """One numbered row per JSON record of ``source`` in ``_ingest_lines``: the elements of a
+    JSON array file, else its lines (a file over ``limits.max_read_bytes`` read in parts)."""
+    if source.container == "json_array":
+        read_json_array_elements(con, source.path, source.number)
+    else:
+        read_lines(
+            con,
+            source.path,
+            source.number,
+            max_read_bytes=limits.max_read_bytes,
+            scratch_dir=limits.scratch_dir,
+        )
 
 
 def append_parsed(

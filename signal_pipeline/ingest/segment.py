@@ -14,8 +14,7 @@ import duckdb
 
 from signal_pipeline.ingest.formats import SourceFile
 from signal_pipeline.ingest.json_lines import KeyPath, extract_json_fields, field_ref
-from signal_pipeline.ingest.lines import read_json_array_elements, read_lines
-from signal_pipeline.ingest.parsed import ParseLimits, append_parsed
+from signal_pipeline.ingest.parsed import ParseLimits, append_parsed, read_json_records
 
 # Segment e-commerce / video spec event names → canonical event_type.
 TRACK_EVENT_TYPES: dict[str, str] = {
@@ -73,16 +72,7 @@ _PATHS: dict[str, KeyPath] = {
 
 def load_segment(con: duckdb.DuckDBPyConnection, source: SourceFile, limits: ParseLimits) -> None:
     """Parse one Segment/RudderStack file into ``_ingest_classified``."""
-    if source.container == "json_array":
-        read_json_array_elements(con, source.path, source.number)
-    else:
-        read_lines(
-            con,
-            source.path,
-            source.number,
-            max_read_bytes=limits.max_read_bytes,
-            scratch_dir=limits.scratch_dir,
-        )
+    read_json_records(con, source, limits)
     json_sql, json_params = extract_json_fields(list(_PATHS.values()), limits.max_line_bytes)
     ref = {key: field_ref(path) for key, path in _PATHS.items()}
     call = f"lower({ref['type']})"

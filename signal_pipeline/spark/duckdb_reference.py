@@ -17,6 +17,7 @@ import pandas as pd
 from signal_pipeline import db
 from signal_pipeline.bots import BotThresholds, flag_bot_sessions
 from signal_pipeline.ingest import IngestReport, IngestSettings, ingest_files
+from signal_pipeline.ingest.landing import land_staged_days
 from signal_pipeline.segments import ClusterConfig, ClusterModel, assign_sessions
 from signal_pipeline.segments.assign import SEGMENT_COLUMNS
 from signal_pipeline.segments.fit import fit_cluster_model
@@ -67,7 +68,7 @@ def run_duckdb_reference(
         say("ingesting")
         report = ingest_files(con, events, ingest_settings or IngestSettings())
         summary = DuckDBRunSummary(ingest=report)
-        con.execute("CREATE OR REPLACE TABLE raw_events AS SELECT * FROM staged_events")
+        land_staged_days(con)
         for name, sql_model in load_models(external_tables=PYTHON_TABLES).items():
             if "session_bot_flags" in sql_model.upstream and not db.table_exists(
                 con, "session_bot_flags"
