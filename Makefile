@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONSTRAINTS := constraints.txt
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
@@ -16,12 +17,13 @@ DEMO_DB ?= data/signal.duckdb
 
 RELIABILITY_DIR ?= $(CURDIR)/.reliability
 
-.PHONY: install demo test lint ui bench reliability clean
+.PHONY: install demo test lint ui bench reliability lock clean
 
-$(STAMP): pyproject.toml
+# Installs the versions pinned in constraints.txt (the ones `make test` passed with).
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -52,6 +54,18 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+# Re-resolve the newest versions pyproject.toml allows (in a scratch venv) and pin them in
+# constraints.txt; run `make test` on them before committing the file.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e ".[test]"
+	head -n 4 $(CONSTRAINTS) > .constraints.new
+	.venv-lock/bin/python -m pip freeze --exclude-editable >> .constraints.new
+	mv .constraints.new $(CONSTRAINTS)
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .reliability

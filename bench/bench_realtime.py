@@ -19,10 +19,12 @@ Usage: ``python bench/bench_realtime.py [--sessions 3000] [--seed 7] [--rate 200
    drawn round-robin) for ``--duration`` s, then waits at most ``--drain`` s for answers.
    Reported: latency p50/p90/p99 (ms), errors (non-200, timeouts), achieved rate. Baseline in
    the same run: ``GET /health`` at the same rate for a third of the duration (the HTTP stack
-   without scoring). Only 127.0.0.1 is ever contacted; in-flight requests are capped at
-   ``--max-inflight``. The service's own CPU time (``/proc/<pid>/stat``) during the score run,
-   per answered request, and the load average before/after, show whether the machine had the
-   CPU for the offered rate (CPU ms per request x rate / 1000 = cores needed).
+   without scoring), and ``POST /score`` at ``--idle-rate`` (default 5/s) for a third of the
+   duration: no request waits for another, so its latency is the floor one request costs
+   alone. Only 127.0.0.1 is ever contacted; in-flight requests are capped at ``--max-inflight``.
+   The service's own CPU time (``/proc/<pid>/stat``) during the score run, per answered
+   request, and the load average before/after, show whether the machine had the CPU for the
+   offered rate (CPU ms per request x rate / 1000 = cores needed).
 """
 
 from __future__ import annotations
@@ -278,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assign-rows", type=int, default=200_000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--idle-rate", type=float, default=5.0)
     parser.add_argument("--drain", type=float, default=15.0)
     parser.add_argument("--max-inflight", type=int, default=256)
     parser.add_argument("--workers", type=int, default=2)
@@ -376,6 +379,20 @@ def main(argv: list[str] | None = None) -> int:
                 args.max_inflight,
             )
         )
+        # The floor: at an idle rate no request waits for another, so this latency is what
+        # one request costs alone (HTTP + validation + features + assignment).
+        results["service_score_idle"] = asyncio.run(
+            load_test(
+                port,
+                "POST",
+                "/score",
+                bodies,
+                args.idle_rate,
+                max(2.0, args.duration / 3),
+                args.drain,
+                args.max_inflight,
+            )
+        )
         cpu_before = process_cpu_s(service.pid)
         load_before_score = os.getloadavg()
         results["service_score"] = asyncio.run(
@@ -406,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))
     b, s, h = results["batch"], results["service_score"], results["service_health_baseline"]
+    idle = results["service_score_idle"]
     print(f"load average before {results['load_before']}, after {results['load_after']}")
     print(
         f"batch assignment      {b['assign_sessions_per_s_median']:>10,} sessions/s "
@@ -423,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['cores_needed_at_offered_rate']} cores at {args.rate}/s "
             f"(load {s['load_before']} -> {s['load_after']})"
         )
-    for label, row in (("GET /health", h), ("POST /score", s)):
+    for label, row in (("GET /health", h), ("POST /score", s), ("idle /score", idle)):
         print(
             f"{label:<12} offered {row['offered_rate']}/s for {row['duration_s']} s: "
             f"ok {row['ok']}/{row['requests']}, errors {row['errors']}, "

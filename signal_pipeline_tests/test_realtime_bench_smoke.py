@@ -47,6 +47,9 @@ def test_bench_realtime_at_smoke_size(tmp_path: Path) -> None:
     assert figures["service_score"]["requests"] >= 5
     assert figures["service_score"]["ok"] == figures["service_score"]["requests"]
     assert figures["service_health_baseline"]["errors"] == 0
+    idle = figures["service_score_idle"]
+    assert idle["offered_rate"] == 5.0 and idle["requests"] >= 5
+    assert idle["ok"] == idle["requests"] and idle["p99_ms"] > 0
     cpu = figures["cpu_ms_per_request"]
     assert {"ingest_path_scored_1", "prepared_scored_1", "prepared_scored_32"} <= set(cpu)
     assert all(value > 0 for value in cpu.values())

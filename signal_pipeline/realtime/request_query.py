@@ -136,7 +136,10 @@ def request_batch_sql(
     judged_params["file_no"] = 1
     page_sql, page_params = page_types_sql("_live_untyped_urls", ingest.page_type_rules)
     mask = (1 << REQUEST_SHIFT) - 1
-    ids = ", ".join(f"l.{name}" for name in _ID_COLUMNS)
+    # One branch per id column (a lateral unnest over a list of them costs a correlated join).
+    ids = "\n                UNION ALL ".join(
+        f"SELECT request, {name} AS id FROM _live_lines" for name in _ID_COLUMNS
+    )
     staged = []
     for name, _ in STAGED_EVENT_COLUMNS:
         staged.append(
@@ -178,9 +181,9 @@ def request_batch_sql(
         ),
         (
             "_live_ids",
-            f"""SELECT DISTINCT l.request, id
-                FROM _live_lines AS l, unnest([{ids}]) AS i(id)
-                WHERE id IS NOT NULL AND l.request IN (
+            f"""SELECT DISTINCT request, id
+                FROM ({ids}) AS i
+                WHERE id IS NOT NULL AND request IN (
                     SELECT request FROM _live_requests WHERE n_rejected = 0 AND n_repeated = 0)""",
         ),
         (
