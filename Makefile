@@ -62,7 +62,7 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
 	.venv-lock/bin/python -m pip install --quiet -e ".[test]"
-	head -n 4 $(CONSTRAINTS) > .constraints.new
+	grep '^#' $(CONSTRAINTS) > .constraints.new
 	.venv-lock/bin/python -m pip freeze --exclude-editable >> .constraints.new
 	mv .constraints.new $(CONSTRAINTS)
 	rm -rf .venv-lock

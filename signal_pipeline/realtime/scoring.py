@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from signal_pipeline.bots.session_rules import rule_flags
+from signal_pipeline.bots.session_rules import reasons_from_flags, rule_flags
 from signal_pipeline.bots.thresholds import BotThresholds
 from signal_pipeline.realtime.feature_query import SIGNAL_PREFIX
 from signal_pipeline.realtime.model_source import ScoringModel
@@ -53,13 +53,10 @@ def score_features(
     costs no index build."""
     assigned = assign_sessions(scoring.model, features, index=scoring.index)
     flags = rule_flags(bot_signals(features), thresholds)
-    names = list(flags.columns)
-    matrix = flags.to_numpy(dtype=bool).reshape(len(features), len(names))
-    is_bot = matrix.any(axis=1)
+    is_bot = flags.to_numpy(dtype=bool).reshape(len(features), len(flags.columns)).any(axis=1)
     segment_ids = assigned["segment_id"].to_numpy(dtype=object)
     segment_flags = np.array([scoring.action_flags.get(s) for s in segment_ids], dtype=object)
     action = np.where(is_bot, FLAG_NONE, segment_flags)
-    reasons = [[names[j] for j in np.flatnonzero(row)] for row in matrix]
     return pd.DataFrame(
         {
             "session_id": features["session_id"].to_numpy(),
@@ -73,7 +70,7 @@ def score_features(
             "noise_reason": assigned["noise_reason"].to_numpy(dtype=object),
             "action_flag": action,
             "is_bot": is_bot,
-            "bot_reasons": reasons,
+            "bot_reasons": reasons_from_flags(flags),
             "cluster_version": scoring.version,
         },
         columns=list(SCORE_COLUMNS),
