@@ -79,7 +79,7 @@ def page_view_features(events: pd.DataFrame, heartbeat_s: float = 10.0) -> pd.Da
     ping_buckets = buckets.nunique().rename("ping_buckets")
     readings = on_page[
         on_page["event_type"].isin(["scroll", "page_ping"]) & on_page["scroll_depth_pct"].notna()
-    ]
+    ].sort_values(["page_view_key", "ts", "scroll_depth_pct"], kind="stable")  # ties by depth
     by_view = readings.groupby("page_view_key", sort=False)
     change = by_view["scroll_depth_pct"].diff().abs()
     span = (by_view["ts"].max() - by_view["ts"].min()).dt.total_seconds()

@@ -45,12 +45,7 @@ given_claiming_events AS (
     FROM raw_events AS e
     CROSS JOIN model_params AS p
     LEFT JOIN long_given_sessions AS long ON e.session_id = long.session_id
-    WHERE
-        e.session_id IS NOT NULL
-        AND (
-            (e.page_view_id IS NOT NULL AND e.event_type <> 'page_view')
-            OR e.event_type = 'page_view'
-        )
+    WHERE e.session_id IS NOT NULL AND (e.page_view_id IS NOT NULL OR e.event_type = 'page_view')
 ),
 
 lookup_sessions AS (

@@ -5,19 +5,14 @@
 -- user_id therefore share one person_id. Stitching is one hop only: it does not chain through a
 -- device that saw two different users.
 -- group: sessions
-WITH logged_in_events AS (
+WITH first_user_per_device AS (
+    -- The user_id of each device's earliest logged-in event (by ts, then event_id).
     SELECT
         anonymous_id,
-        user_id,
-        row_number() OVER (PARTITION BY anonymous_id ORDER BY ts, event_id) AS link_order
+        min(struct_pack(ts := ts, event_id := event_id, user_id := user_id)).user_id AS user_id
     FROM raw_events
     WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL
-),
-
-first_user_per_device AS (
-    SELECT anonymous_id, user_id
-    FROM logged_in_events
-    WHERE link_order = 1
+    GROUP BY anonymous_id
 ),
 
 devices AS (

@@ -8,25 +8,58 @@
 -- + min_visit_s when the page view has page pings, else 0. max_scroll_depth_pct: deepest
 -- scroll_depth_pct on its scroll / page_ping events (NULL: no depth reported).
 -- scroll_velocity_pct_per_s: total absolute change of scroll depth between consecutive depth
--- readings (scroll / page_ping events carrying depth, in event order) divided by the seconds
--- between the first and last reading, i.e. the time-weighted mean speed of scrolling up or down;
--- NULL with fewer than two readings or when they share one timestamp.
+-- readings (scroll / page_ping events carrying depth, ordered by ts; readings sharing a timestamp
+-- by depth, so the result depends on the data, not on event ids) divided by the seconds between
+-- the first and last reading, i.e. the time-weighted mean speed of scrolling up or down; NULL with
+-- fewer than two readings or when they share one timestamp.
 -- hovers / hover_ms: hover events and their summed duration; clicks: click + cta_click events;
--- cta_clicks: cta_click events. person_id: the smallest person_id of its events.
+-- cta_clicks: cta_click events. distinct_interactions: distinct (event_type, element) of its
+-- content interactions (click, cta_click, hover, scroll, comparison_view, video_play,
+-- form_interaction, add_to_cart, purchase). page_type, page_url and person_id (identity_map's person of
+-- its anonymous_id, else its user_id) are those of its first page_view event.
 -- group: sessions
-WITH claims AS (
+WITH interaction_kinds AS (
+    -- Every (event_type, element) of a content interaction in the events, numbered: a small
+    -- table (event types times the elements a site tags), so that each page view can collect
+    -- its distinct interactions as integers.
+    SELECT
+        kinds.event_type,
+        kinds.element,
+        row_number() OVER (ORDER BY kinds.event_type, kinds.element) AS kind
+    FROM (
+        SELECT DISTINCT event_type, element
+        FROM raw_events
+        WHERE event_type IN (
+            'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
+        'form_interaction', 'add_to_cart', 'purchase'
+        )
+    ) AS kinds
+),
+
+claims AS (
     -- One pass over the events naming a page view, per (page view, session) claim: counts, the
-    -- first page_view event (by ts, then event_id; a struct, so a NULL page still wins) and the
-    -- deepest scroll reading.
+    -- first page_view event (by ts, then event_id), the
+    -- deepest scroll reading, the distinct heartbeat buckets of its page pings and its depth
+    -- readings as a list sorted by (ts, depth) (short lists: a claim has a few readings).
     SELECT
         e.claimed_page_view_key AS page_view_key,
         e.session_id,
-        min(
-            CASE WHEN e.anonymous_id IS NOT NULL THEN devices.person_id ELSE e.user_id END
-        ) AS person_id,
         max(e.ts) AS last_event_at,
         count(*) AS events,
         count(*) FILTER (WHERE e.event_type = 'page_ping') AS page_pings,
+        coalesce(
+            array_length(
+                list_distinct(
+                    list(
+                        floor(
+                            date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', e.ts)
+                            / (p.heartbeat_s * 1000000)
+                        )
+                    ) FILTER (WHERE e.event_type = 'page_ping')
+                )
+            ),
+            0
+        ) AS ping_buckets,
         count(*) FILTER (WHERE e.event_type = 'hover') AS hovers,
         CAST(
             coalesce(sum(CAST(e.hover_ms AS DECIMAL(38, 6))) FILTER (WHERE e.event_type = 'hover'), 0)
@@ -35,42 +68,64 @@ WITH claims AS (
         count(*) FILTER (WHERE e.event_type IN ('click', 'cta_click')) AS clicks,
         count(*) FILTER (WHERE e.event_type = 'cta_click') AS cta_clicks,
         min(CASE WHEN e.event_type = 'page_view' THEN e.ts END) AS started_at,
-        min(
-            CASE
-                WHEN e.event_type = 'page_view'
-                    THEN struct_pack(
-                        ts := e.ts,
-                        event_id := e.event_id,
-                        page_type := e.page_type,
-                        page_url := e.page_url
-                    )
-            END
+        min(struct_pack(ts := e.ts, event_id := e.event_id)) FILTER (
+            WHERE e.event_type = 'page_view'
         ) AS first_view,
         max(
             CASE WHEN e.event_type IN ('scroll', 'page_ping') THEN e.scroll_depth_pct END
-        ) AS max_scroll_depth_pct
+        ) AS max_scroll_depth_pct,
+        min(e.ts) FILTER (
+            WHERE e.event_type IN ('scroll', 'page_ping') AND e.scroll_depth_pct IS NOT NULL
+        ) AS first_reading_at,
+        max(e.ts) FILTER (
+            WHERE e.event_type IN ('scroll', 'page_ping') AND e.scroll_depth_pct IS NOT NULL
+        ) AS last_reading_at,
+        list_sort(
+            list(struct_pack(ts := e.ts, depth := e.scroll_depth_pct)) FILTER (
+                WHERE e.event_type IN ('scroll', 'page_ping') AND e.scroll_depth_pct IS NOT NULL
+            )
+        ) AS depth_readings,
+        coalesce(array_length(list_distinct(list(k.kind) FILTER (WHERE k.kind IS NOT NULL))), 0)
+            AS distinct_interactions
     FROM event_sessions AS e
-    LEFT JOIN identity_map AS devices ON e.anonymous_id = devices.anonymous_id
+    CROSS JOIN model_params AS p
+    LEFT JOIN interaction_kinds AS k
+        ON e.event_type = k.event_type AND e.element IS NOT DISTINCT FROM k.element
     WHERE e.claimed_page_view_key IS NOT NULL
     GROUP BY e.claimed_page_view_key, e.session_id
 ),
 
-ping_buckets AS (
-    -- Distinct heartbeat buckets of each claim's page pings (grouped, not count(DISTINCT)).
-    SELECT page_view_key, session_id, count(*) AS ping_buckets
-    FROM (
-        SELECT DISTINCT
-            e.claimed_page_view_key AS page_view_key,
-            e.session_id,
-            floor(
-                date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', e.ts)
-                / (p.heartbeat_s * 1000000)
-            ) AS ping_bucket
-        FROM event_sessions AS e
-        CROSS JOIN model_params AS p
-        WHERE e.claimed_page_view_key IS NOT NULL AND e.event_type = 'page_ping'
-    ) AS buckets
-    GROUP BY page_view_key, session_id
+claim_measures AS (
+    -- Scroll velocity from the sorted readings (a left fold carrying the previous depth and the
+    -- distance travelled so far), computed before ordering so the lists are not carried along.
+    SELECT
+        c.page_view_key,
+        c.session_id,
+        c.last_event_at,
+        c.events,
+        c.page_pings,
+        c.ping_buckets,
+        c.hovers,
+        c.hover_ms,
+        c.clicks,
+        c.cta_clicks,
+        c.distinct_interactions,
+        c.started_at,
+        c.first_view,
+        c.max_scroll_depth_pct,
+        CASE
+            WHEN c.last_reading_at > c.first_reading_at
+                THEN list_reduce(
+                    c.depth_readings,
+                    lambda travelled, reading: struct_pack(
+                        depth := reading.depth,
+                        distance := travelled.distance + abs(reading.depth - travelled.depth)
+                    ),
+                    struct_pack(depth := c.depth_readings[1].depth, distance := CAST(0 AS DOUBLE))
+                ).distance
+                / (date_diff('microsecond', c.first_reading_at, c.last_reading_at) / 1000000.0)
+        END AS scroll_velocity_pct_per_s
+    FROM claims AS c
 ),
 
 owned AS (
@@ -79,75 +134,31 @@ owned AS (
     SELECT
         c.page_view_key,
         c.session_id,
-        c.person_id,
         c.last_event_at,
         c.events,
         c.page_pings,
+        c.ping_buckets,
         c.hovers,
         c.hover_ms,
         c.clicks,
         c.cta_clicks,
+        c.distinct_interactions,
         c.max_scroll_depth_pct,
+        c.scroll_velocity_pct_per_s,
         c.started_at,
-        c.first_view_event_id,
-        c.page_type,
-        c.page_url,
-        coalesce(b.ping_buckets, 0) AS ping_buckets
+        c.first_view_event_id
     FROM (
         SELECT
-            claims.page_view_key,
-            claims.session_id,
-            claims.person_id,
-            claims.last_event_at,
-            claims.events,
-            claims.page_pings,
-            claims.hovers,
-            claims.hover_ms,
-            claims.clicks,
-            claims.cta_clicks,
-            claims.max_scroll_depth_pct,
-            claims.started_at,
-            claims.first_view.event_id AS first_view_event_id,
-            claims.first_view.page_type AS page_type,
-            claims.first_view.page_url AS page_url,
+            claim_measures.*,
+            claim_measures.first_view.event_id AS first_view_event_id,
             row_number() OVER (
-                PARTITION BY claims.page_view_key
-                ORDER BY claims.started_at, claims.first_view.event_id
+                PARTITION BY claim_measures.page_view_key
+                ORDER BY claim_measures.started_at, claim_measures.first_view.event_id
             ) AS claim_order
-        FROM claims
-        WHERE claims.first_view IS NOT NULL
+        FROM claim_measures
+        WHERE claim_measures.first_view IS NOT NULL
     ) AS c
-    LEFT JOIN ping_buckets AS b ON c.page_view_key = b.page_view_key AND c.session_id = b.session_id
     WHERE c.claim_order = 1
-),
-
-depth_readings AS (
-    SELECT
-        claimed_page_view_key AS page_view_key,
-        session_id,
-        ts,
-        abs(scroll_depth_pct - lag(scroll_depth_pct) OVER reading_order) AS depth_change_pct
-    FROM event_sessions
-    WHERE
-        claimed_page_view_key IS NOT NULL
-        AND scroll_depth_pct IS NOT NULL
-        AND event_type IN ('scroll', 'page_ping')
-    WINDOW reading_order AS (
-        PARTITION BY claimed_page_view_key, session_id ORDER BY ts, event_id
-    )
-),
-
-scroll_stats AS (
-    SELECT
-        page_view_key,
-        session_id,
-        CASE
-            WHEN max(ts) > min(ts)
-                THEN CAST(coalesce(sum(CAST(depth_change_pct AS DECIMAL(38, 9))), 0) AS DOUBLE)
-                / (date_diff('microsecond', min(ts), max(ts)) / 1000000.0)
-        END AS scroll_velocity_pct_per_s
-    FROM depth_readings
-    GROUP BY page_view_key, session_id
 ),
 
 sequenced AS (
@@ -164,9 +175,11 @@ sequenced AS (
 SELECT
     s.page_view_key,
     s.session_id,
-    s.person_id,
-    s.page_type,
-    s.page_url,
+    CASE
+        WHEN first_view.anonymous_id IS NOT NULL THEN devices.person_id ELSE first_view.user_id
+    END AS person_id,
+    first_view.page_type,
+    first_view.page_url,
     s.started_at,
     date_diff('microsecond', s.started_at, coalesce(s.next_started_at, s.last_event_at))
     / 1000000.0 AS dwell_s,
@@ -175,16 +188,24 @@ SELECT
         ELSE 0.0
     END AS engaged_s,
     s.max_scroll_depth_pct,
-    scroll.scroll_velocity_pct_per_s,
+    s.scroll_velocity_pct_per_s,
     s.hovers,
     s.hover_ms,
     s.clicks,
     s.cta_clicks,
+    s.distinct_interactions,
     s.page_view_index,
     s.last_event_at,
     s.events,
     s.page_pings
 FROM sequenced AS s
 CROSS JOIN model_params AS p
-LEFT JOIN scroll_stats AS scroll
-    ON s.page_view_key = scroll.page_view_key AND s.session_id = scroll.session_id
+LEFT JOIN (
+    -- The page view's first page_view event (event ids are unique in raw_events): its page and
+    -- person, read for the 1 in ~10 events that are page views instead of carried through the
+    -- per-claim GROUP BY.
+    SELECT event_id, page_type, page_url, anonymous_id, user_id
+    FROM raw_events
+    WHERE event_type = 'page_view'
+) AS first_view ON s.first_view_event_id = first_view.event_id
+LEFT JOIN identity_map AS devices ON first_view.anonymous_id = devices.anonymous_id

@@ -8,7 +8,9 @@
 -- min_click_gap_s: smallest gap between consecutive clicks (NULL with fewer than two).
 -- distinct_interactions: distinct (event_type, element, page_view_key) over content interactions
 -- (click, cta_click, hover, scroll, comparison_view, video_play, form_interaction, add_to_cart,
--- purchase; not page_view, page_ping or other). Rates and means are 0, never NaN, when their
+-- purchase; not page_view, page_ping or other): the sum of its page views' distinct_interactions
+-- plus the distinct (event_type, element) of its interactions in none of its page views (before
+-- the first page view, or strays), read from the events only for sessions that have any. Rates and means are 0, never NaN, when their
 -- denominator is 0. Sums and means of fractional values are taken over exact DECIMALs (dwell
 -- and engaged time to the microsecond, hover ms and revenue to 6 places, scroll to 9), so they do
 -- not depend on the order DuckDB's threads add them up: the same input gives bit-identical output.
@@ -46,49 +48,6 @@ click_stats AS (
         max(clicks_within_1s) AS max_clicks_per_second,
         min(click_gap_s) AS min_click_gap_s
     FROM click_events
-    GROUP BY session_id
-),
-
-interaction_claims AS (
-    -- Distinct interactions per page view they claim; ownership is resolved on these groups.
-    SELECT DISTINCT session_id, event_type, element, claimed_page_view_key
-    FROM event_sessions
-    WHERE event_type IN (
-        'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
-        'form_interaction', 'add_to_cart', 'purchase'
-    )
-),
-
-interaction_ownership AS (
-    -- A claim its session does not own is a stray's: page_view_key NULL (see sessionized_events).
-    SELECT
-        i.session_id,
-        i.event_type,
-        i.element,
-        owner.page_view_key IS NOT NULL AS is_owned
-    FROM interaction_claims AS i
-    LEFT JOIN page_views AS owner
-        ON i.claimed_page_view_key = owner.page_view_key AND i.session_id = owner.session_id
-),
-
-interaction_stats AS (
-    -- Owned claims are distinct per page view already; the strays' (event_type, element) pairs
-    -- are made distinct among themselves (usually none).
-    SELECT session_id, sum(interactions) AS distinct_interactions
-    FROM (
-        SELECT session_id, count(*) AS interactions
-        FROM interaction_ownership
-        WHERE is_owned
-        GROUP BY session_id
-        UNION ALL
-        SELECT session_id, count(*) AS interactions
-        FROM (
-            SELECT DISTINCT session_id, event_type, element
-            FROM interaction_ownership
-            WHERE NOT is_owned
-        ) AS strays
-        GROUP BY session_id
-    ) AS parts
     GROUP BY session_id
 ),
 
@@ -134,6 +93,12 @@ event_stats AS (
             AS DOUBLE
         ) AS revenue,
         count(claimed_page_view_key) AS claiming_events,
+        count(*) FILTER (
+            WHERE claimed_page_view_key IS NULL AND event_type IN (
+                'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
+                'form_interaction', 'add_to_cart', 'purchase'
+            )
+        ) AS unclaimed_interactions,
         max(session_split_index) AS session_split_index,
         bool_and(session_id_is_derived) AS session_id_is_derived,
         count(anonymous_id) AS anonymous_id_count,
@@ -231,6 +196,7 @@ session_events AS (
         r.session_id, r.session_start, r.session_end, r.event_count, r.clicks, r.cta_clicks,
         r.hovers, r.hover_ms_total, r.pricing_hover_ms, r.comparison_views, r.video_plays,
         r.form_interactions, r.add_to_carts, r.purchases, r.revenue, r.claiming_events,
+        r.unclaimed_interactions,
         r.session_split_index, r.session_id_is_derived,
         CASE
             WHEN r.first_anonymous_id IS NOT NULL THEN devices.person_id ELSE r.first_user_id
@@ -246,6 +212,7 @@ page_stats AS (
         session_id,
         count(*) AS page_views,
         sum(events) AS owned_events,
+        sum(distinct_interactions) AS owned_interactions,
         CAST(sum(CAST(dwell_s AS DECIMAL(38, 6))) AS DOUBLE) AS dwell_total_s,
         CAST(coalesce(sum(CAST(dwell_s AS DECIMAL(38, 6))) FILTER (WHERE page_type = 'specs'), 0) AS DOUBLE)
             AS dwell_specs_s,
@@ -266,6 +233,34 @@ page_stats AS (
     GROUP BY session_id
 ),
 
+unowned_sessions AS (
+    -- Sessions with content interactions in none of their page views: before the first page
+    -- view, or strays (events naming a page view another session owns). Usually few.
+    SELECT e.session_id
+    FROM session_events AS e
+    LEFT JOIN page_stats AS pv ON e.session_id = pv.session_id
+    WHERE e.unclaimed_interactions > 0 OR e.claiming_events > coalesce(pv.owned_events, 0)
+),
+
+unowned_interactions AS (
+    -- Their (event_type, element) pairs, distinct among themselves.
+    SELECT pairs.session_id, count(*) AS interactions
+    FROM (
+        SELECT DISTINCT i.session_id, i.event_type, i.element
+        FROM event_sessions AS i
+        SEMI JOIN unowned_sessions AS u ON i.session_id = u.session_id
+        LEFT JOIN page_views AS owner
+            ON i.claimed_page_view_key = owner.page_view_key AND i.session_id = owner.session_id
+        WHERE
+            owner.page_view_key IS NULL
+            AND i.event_type IN (
+                'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
+                'form_interaction', 'add_to_cart', 'purchase'
+            )
+    ) AS pairs
+    GROUP BY pairs.session_id
+),
+
 combined AS (
     SELECT
         e.*,
@@ -283,11 +278,11 @@ combined AS (
         coalesce(pv.mean_scroll_velocity_pct_per_s, 0) AS mean_scroll_velocity_pct_per_s,
         coalesce(c.max_clicks_per_second, 0) AS max_clicks_per_second,
         c.min_click_gap_s,
-        coalesce(i.distinct_interactions, 0) AS distinct_interactions
+        coalesce(pv.owned_interactions, 0) + coalesce(u.interactions, 0) AS distinct_interactions
     FROM session_events AS e
     LEFT JOIN page_stats AS pv ON e.session_id = pv.session_id
     LEFT JOIN click_stats AS c ON e.session_id = c.session_id
-    LEFT JOIN interaction_stats AS i ON e.session_id = i.session_id
+    LEFT JOIN unowned_interactions AS u ON e.session_id = u.session_id
 )
 
 SELECT

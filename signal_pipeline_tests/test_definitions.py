@@ -21,7 +21,7 @@ EXPECTED_GRAPH: dict[str, set[str]] = {
     "identity_map": {"raw_events"},
     "event_sessions": {"raw_events"},
     "sessionized_events": {"event_sessions", "page_views", "identity_map"},
-    "page_views": {"event_sessions", "identity_map"},
+    "page_views": {"event_sessions", "identity_map", "raw_events"},
     "session_metrics": {"event_sessions", "page_views", "identity_map"},
     "session_bot_flags": {"session_metrics", "sessionized_events"},
     "sessions": {"session_metrics", "session_bot_flags"},

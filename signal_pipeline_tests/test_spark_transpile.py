@@ -37,6 +37,19 @@ def test_decimal_literals_become_doubles_so_spark_divides_in_floating_point() ->
     assert "2 AS n" in spark_sql  # integers and exponent literals are left alone
 
 
+def test_a_duckdb_left_fold_becomes_spark_aggregate_with_its_initial_value_second() -> None:
+    spark_sql = transpile_sql(
+        "SELECT list_reduce(xs, lambda acc, x: acc + x, CAST(0 AS DOUBLE)) AS total FROM t",
+        Path("m"),
+    )
+    fold = sqlglot.parse_one(spark_sql, read="spark").find(exp.Reduce)
+    assert fold is not None, spark_sql
+    assert fold.this.name == "xs"
+    assert fold.args["initial"].is_type("double")  # Spark: aggregate(list, initial, merge)
+    assert isinstance(fold.args["merge"], exp.Lambda)
+    assert spark_sql.startswith("SELECT AGGREGATE(xs, CAST(0 AS DOUBLE), (acc, x) -> acc + x)")
+
+
 @pytest.mark.parametrize(
     ("sql", "construct"),
     [

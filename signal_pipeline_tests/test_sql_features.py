@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from signal_pipeline.db import connect
+from signal_pipeline.sql_models import build_models, load_models
 from signal_pipeline_tests.test_sql_sessionization import (
     BOT_SESSIONS,
     C1,
     C2,
     D0,
     D1,
+    EXTERNAL_TABLES,
     HUMAN_SESSIONS,
     build_fixture_db,
+    land_bot_flags,
+    land_fixture_events,
 )
 
 FEATURES = [
@@ -287,6 +293,87 @@ def test_derived_session_after_gap_no_clicks(db: duckdb.DuckDBPyConnection) -> N
             "engagement_depth_index": 1.0,
         },
     )
+
+
+def tie_session_velocity(tmp_path: Path, tie_ids: tuple[str, str]) -> float:
+    """Scroll velocity of a page view whose middle readings share one timestamp: t0 depth 10,
+    t10 depth 80 (id ``tie_ids[0]``) and depth 30 (id ``tie_ids[1]``), t20 depth 50."""
+    con = connect(tmp_path / "tie.duckdb")
+    land_fixture_events(con)
+    land_bot_flags(con)
+    start = datetime(2024, 3, 12, 9, 0, 0)
+    readings = [
+        ("t0", "page_view", 0, None),
+        ("t1", "scroll", 0, 10.0),
+        (tie_ids[0], "scroll", 10, 80.0),
+        (tie_ids[1], "scroll", 10, 30.0),
+        ("t9", "scroll", 20, 50.0),
+    ]
+    for line, (event_id, event_type, seconds, depth) in enumerate(readings):
+        ts = start + timedelta(seconds=seconds)
+        con.execute(
+            """
+            INSERT INTO raw_events (event_id, ts, event_date, event_type, anonymous_id,
+                                    session_id, page_view_id, page_type, scroll_depth_pct,
+                                    source_format, source_file, source_line)
+            VALUES (?, ?, CAST(? AS DATE), ?, 'dT', 'sT', 'pvT', 'specs', ?, 'test', 'tie', ?)
+            """,
+            [event_id, ts, ts, event_type, depth, line],
+        )
+    build_models(con, load_models(external_tables=EXTERNAL_TABLES))
+    row = con.execute(
+        "SELECT scroll_velocity_pct_per_s FROM page_views WHERE page_view_key = 'pvT'"
+    ).fetchone()
+    con.close()
+    assert row is not None
+    return float(row[0])
+
+
+def test_scroll_readings_sharing_a_timestamp_are_ordered_by_depth(tmp_path: Path) -> None:
+    # Ordered by (ts, depth): 10, 30, 80, 50 -> |20| + |50| + |30| = 100 pct over 20 s = 5.0
+    # pct/s, whatever the event ids (by id the path 10, 80, 30, 50 would give 140 / 20 = 7.0).
+    assert tie_session_velocity(tmp_path / "a", ("t2", "t3")) == pytest.approx(5.0)
+    assert tie_session_velocity(tmp_path / "b", ("t3", "t2")) == pytest.approx(5.0)
+
+
+def test_interactions_outside_page_views_are_distinct_among_themselves(tmp_path: Path) -> None:
+    # sQ: a click before its first page view (no page view named), its page view pvQ with a
+    # click and a hover on 'nav', and two stray clicks naming sA's page view pvA1.
+    con = connect(tmp_path / "interactions.duckdb")
+    land_fixture_events(con)
+    land_bot_flags(con)
+    start = datetime(2024, 3, 12, 10, 0, 0)
+    events = [
+        ("q0", "click", 0, None, "nav"),
+        ("q1", "page_view", 10, "pvQ", None),
+        ("q2", "click", 15, "pvQ", "nav"),
+        ("q3", "click", 16, "pvA1", "buy"),
+        ("q4", "click", 17, "pvA1", "nav"),
+        ("q5", "hover", 18, "pvQ", "nav"),
+    ]
+    for line, (event_id, event_type, seconds, page_view_id, element) in enumerate(events):
+        ts = start + timedelta(seconds=seconds)
+        con.execute(
+            """
+            INSERT INTO raw_events (event_id, ts, event_date, event_type, anonymous_id,
+                                    session_id, page_view_id, page_type, element,
+                                    source_format, source_file, source_line)
+            VALUES (?, ?, CAST(? AS DATE), ?, 'dQ', 'sQ', ?, 'specs', ?, 'test', 'q', ?)
+            """,
+            [event_id, ts, ts, event_type, page_view_id, element, line],
+        )
+    build_models(con, load_models(external_tables=EXTERNAL_TABLES))
+    page_view = con.execute(
+        "SELECT distinct_interactions FROM page_views WHERE page_view_key = 'pvQ'"
+    ).fetchone()
+    session = con.execute(
+        "SELECT distinct_interactions, stray_events FROM session_metrics WHERE session_id = 'sQ'"
+    ).fetchone()
+    con.close()
+    # pvQ owns (click, nav) and (hover, nav): 2. Outside sQ's page views: q0 (click, nav), q3
+    # (click, buy), q4 (click, nav) -> 2 distinct pairs. 2 + 2 = 4; q3 and q4 are strays.
+    assert page_view == (2,)
+    assert session == (4, 2)
 
 
 def test_ping_without_page_view(db: duckdb.DuckDBPyConnection) -> None:

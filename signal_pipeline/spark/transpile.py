@@ -2,8 +2,12 @@
 
 The models stay written in DuckDB's dialect (``dbt_like_sql/``); :func:`transpile_models` turns
 every one into Spark SQL and fails on the first construct sqlglot cannot express in Spark,
-naming the file (``SparkTranspileError``). On top of sqlglot's own translation one small,
-generic rewrite keeps results identical across engines:
+naming the file (``SparkTranspileError``). On top of sqlglot's own translation two small,
+generic rewrites keep results identical across engines:
+
+* **A left fold becomes Spark's ``aggregate``.** DuckDB's ``list_reduce(list, lambda, initial)``
+  (the three-argument form) is Spark's ``aggregate(list, initial, lambda)``: the same fold over
+  the same order. sqlglot knows the fold (``exp.Reduce``) but not DuckDB's name for it.
 
 * **Decimal literals become doubles.** DuckDB evaluates ``x / 1000000.0`` and ``0.4 * x`` in
   floating point (or exact decimal that then meets a DOUBLE); Spark types ``1000000.0`` as
@@ -60,6 +64,17 @@ def _decimal_literals_as_double(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _list_reduce_as_fold(node: exp.Expression) -> exp.Expression:
+    if (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() == "list_reduce"
+        and len(node.expressions) == 3
+    ):
+        items, merge, initial = (arg.copy() for arg in node.expressions)
+        return exp.Reduce(this=items, initial=initial, merge=merge)
+    return node
+
+
 #: Join methods of DuckDB that Spark SQL does not have.
 NON_PORTABLE_JOIN_METHODS = frozenset({"ASOF", "POSITIONAL"})
 
@@ -87,7 +102,7 @@ def _line(node: exp.Expression) -> int | None:
 def transpile_sql(sql: str, path: Path) -> str:
     """Spark SQL for one DuckDB model; ``SparkTranspileError`` names ``path`` on failure."""
     try:
-        tree = sqlglot.parse_one(sql, read=SQL_DIALECT)
+        tree = sqlglot.parse_one(sql, read=SQL_DIALECT).transform(_list_reduce_as_fold)
         problems = non_portable_constructs(tree)
         if problems:
             construct, line = problems[0]

@@ -94,14 +94,23 @@ def build_model(
 def count_rows(con: duckdb.DuckDBPyConnection, name: str) -> int:
     """Rows of table or view ``name``.
 
-    Counted as ``count(<first column> IS NULL)`` (never NULL, so every row counts): a plain
+    Counted as ``count(<column> IS NULL)`` (never NULL, so every row counts): a plain
     ``count(*)`` over a view makes DuckDB keep every column, window and join of the view, while
-    naming one column lets it prune the rest.
+    naming one column lets it prune the rest. The column is the first of a fixed-width type
+    (a timestamp or a number reads faster than an id string), else the first.
     """
     table = quote_identifier(name)
-    first = con.execute(f"SELECT * FROM {table} LIMIT 0").description[0][0]
-    row = con.execute(f"SELECT count({quote_identifier(first)} IS NULL) FROM {table}").fetchone()
+    columns = con.execute(f"DESCRIBE {table}").fetchall()
+    fixed = [row[0] for row in columns if _is_fixed_width(str(row[1]))]
+    counted = fixed[0] if fixed else columns[0][0]
+    row = con.execute(f"SELECT count({quote_identifier(counted)} IS NULL) FROM {table}").fetchone()
     return int(row[0]) if row else 0
+
+
+def _is_fixed_width(column_type: str) -> bool:
+    """A scalar type stored in a fixed number of bytes (not text, blob, list, struct or map)."""
+    variable = ("VARCHAR", "BLOB", "BIT", "STRUCT", "MAP", "UNION", "[]", "JSON")
+    return not any(marker in column_type.upper() for marker in variable)
 
 
 def build_models(
