@@ -131,22 +131,7 @@ claim_measures AS (
 owned AS (
     -- The claim holding the page view's earliest page_view event (claims without one own
     -- nothing).
-    SELECT
-        c.page_view_key,
-        c.session_id,
-        c.last_event_at,
-        c.events,
-        c.page_pings,
-        c.ping_buckets,
-        c.hovers,
-        c.hover_ms,
-        c.clicks,
-        c.cta_clicks,
-        c.distinct_interactions,
-        c.max_scroll_depth_pct,
-        c.scroll_velocity_pct_per_s,
-        c.started_at,
-        c.first_view_event_id
+    SELECT ranked.*
     FROM (
         SELECT
             claim_measures.*,
@@ -157,8 +142,8 @@ owned AS (
             ) AS claim_order
         FROM claim_measures
         WHERE claim_measures.first_view IS NOT NULL
-    ) AS c
-    WHERE c.claim_order = 1
+    ) AS ranked
+    WHERE ranked.claim_order = 1
 ),
 
 sequenced AS (
