@@ -15,8 +15,8 @@
 -- hovers / hover_ms: hover events and their summed duration; clicks: click + cta_click events;
 -- cta_clicks: cta_click events. distinct_interactions: distinct (event_type, element) of its
 -- content interactions (click, cta_click, hover, scroll, comparison_view, video_play,
--- form_interaction, add_to_cart, purchase). page_type, page_url and person_id (identity_map's person of
--- its anonymous_id, else its user_id) are those of its first page_view event.
+-- form_interaction, add_to_cart, purchase). page_type, page_url and person_id (identity_map's
+-- person of its anonymous_id, else its user_id) are those of its first page_view event.
 -- group: sessions
 WITH interaction_kinds AS (
     -- Every (event_type, element) of a content interaction in the events, numbered: a small
@@ -31,16 +31,16 @@ WITH interaction_kinds AS (
         FROM raw_events
         WHERE event_type IN (
             'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
-        'form_interaction', 'add_to_cart', 'purchase'
+            'form_interaction', 'add_to_cart', 'purchase'
         )
     ) AS kinds
 ),
 
 claims AS (
     -- One pass over the events naming a page view, per (page view, session) claim: counts, the
-    -- first page_view event (by ts, then event_id), the
-    -- deepest scroll reading, the distinct heartbeat buckets of its page pings and its depth
-    -- readings as a list sorted by (ts, depth) (short lists: a claim has a few readings).
+    -- first page_view event (by ts, then event_id), the deepest scroll reading, the distinct
+    -- heartbeat buckets of its page pings, its distinct interaction kinds and its depth readings
+    -- as a list sorted by (ts, depth) (short lists: a claim has a few readings).
     SELECT
         e.claimed_page_view_key AS page_view_key,
         e.session_id,

@@ -10,10 +10,11 @@
 -- (click, cta_click, hover, scroll, comparison_view, video_play, form_interaction, add_to_cart,
 -- purchase; not page_view, page_ping or other): the sum of its page views' distinct_interactions
 -- plus the distinct (event_type, element) of its interactions in none of its page views (before
--- the first page view, or strays), read from the events only for sessions that have any. Rates and means are 0, never NaN, when their
--- denominator is 0. Sums and means of fractional values are taken over exact DECIMALs (dwell
--- and engaged time to the microsecond, hover ms and revenue to 6 places, scroll to 9), so they do
--- not depend on the order DuckDB's threads add them up: the same input gives bit-identical output.
+-- the first page view, or strays), read from the events only for sessions that have any.
+-- Rates and means are 0, never NaN, when their denominator is 0. Sums and means of fractional
+-- values are taken over exact DECIMALs (dwell and engaged time to the microsecond, hover ms and
+-- revenue to 6 places, scroll to 9), so they do not depend on the order DuckDB's threads add
+-- them up: the same input gives bit-identical output.
 -- user_agent, device_type, campaign, experiment, variant, anonymous_id, user_id: the session's
 -- first non-null value (by ts, then event_id); person_id: the person of its first event. One
 -- pass over event_sessions per session (page-level parts come from page_views: a session's stray

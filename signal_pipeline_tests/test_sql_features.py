@@ -295,12 +295,31 @@ def test_derived_session_after_gap_no_clicks(db: duckdb.DuckDBPyConnection) -> N
     )
 
 
-def tie_session_velocity(tmp_path: Path, tie_ids: tuple[str, str]) -> float:
-    """Scroll velocity of a page view whose middle readings share one timestamp: t0 depth 10,
-    t10 depth 80 (id ``tie_ids[0]``) and depth 30 (id ``tie_ids[1]``), t20 depth 50."""
-    con = connect(tmp_path / "tie.duckdb")
+def fixture_db_with(
+    path: Path, source: str, events: list[dict[str, Any]]
+) -> duckdb.DuckDBPyConnection:
+    """The fixture plus ``events`` (each a dict of ``raw_events`` columns; ``ts`` required,
+    ``event_date`` is its date), every SQL model built on them; the open connection."""
+    con = connect(path)
     land_fixture_events(con)
     land_bot_flags(con)
+    for line, event in enumerate(events):
+        row = event | {
+            "event_date": event["ts"].date(),
+            "source_format": "test",
+            "source_file": source,
+            "source_line": line,
+        }
+        columns = ", ".join(row)  # column names come from the test code
+        marks = ", ".join("?" for _ in row)
+        con.execute(f"INSERT INTO raw_events ({columns}) VALUES ({marks})", list(row.values()))
+    build_models(con, load_models(external_tables=EXTERNAL_TABLES))
+    return con
+
+
+def tie_session_velocity(path: Path, tie_ids: tuple[str, str]) -> float:
+    """Scroll velocity of a page view whose middle readings share one timestamp: t0 depth 10,
+    t10 depth 80 (id ``tie_ids[0]``) and depth 30 (id ``tie_ids[1]``), t20 depth 50."""
     start = datetime(2024, 3, 12, 9, 0, 0)
     readings = [
         ("t0", "page_view", 0, None),
@@ -309,18 +328,20 @@ def tie_session_velocity(tmp_path: Path, tie_ids: tuple[str, str]) -> float:
         (tie_ids[1], "scroll", 10, 30.0),
         ("t9", "scroll", 20, 50.0),
     ]
-    for line, (event_id, event_type, seconds, depth) in enumerate(readings):
-        ts = start + timedelta(seconds=seconds)
-        con.execute(
-            """
-            INSERT INTO raw_events (event_id, ts, event_date, event_type, anonymous_id,
-                                    session_id, page_view_id, page_type, scroll_depth_pct,
-                                    source_format, source_file, source_line)
-            VALUES (?, ?, CAST(? AS DATE), ?, 'dT', 'sT', 'pvT', 'specs', ?, 'test', 'tie', ?)
-            """,
-            [event_id, ts, ts, event_type, depth, line],
-        )
-    build_models(con, load_models(external_tables=EXTERNAL_TABLES))
+    events = [
+        {
+            "event_id": event_id,
+            "ts": start + timedelta(seconds=seconds),
+            "event_type": event_type,
+            "anonymous_id": "dT",
+            "session_id": "sT",
+            "page_view_id": "pvT",
+            "page_type": "specs",
+            "scroll_depth_pct": depth,
+        }
+        for event_id, event_type, seconds, depth in readings
+    ]
+    con = fixture_db_with(path / "tie.duckdb", "tie", events)
     row = con.execute(
         "SELECT scroll_velocity_pct_per_s FROM page_views WHERE page_view_key = 'pvT'"
     ).fetchone()
@@ -339,11 +360,8 @@ def test_scroll_readings_sharing_a_timestamp_are_ordered_by_depth(tmp_path: Path
 def test_interactions_outside_page_views_are_distinct_among_themselves(tmp_path: Path) -> None:
     # sQ: a click before its first page view (no page view named), its page view pvQ with a
     # click and a hover on 'nav', and two stray clicks naming sA's page view pvA1.
-    con = connect(tmp_path / "interactions.duckdb")
-    land_fixture_events(con)
-    land_bot_flags(con)
     start = datetime(2024, 3, 12, 10, 0, 0)
-    events = [
+    clicks = [
         ("q0", "click", 0, None, "nav"),
         ("q1", "page_view", 10, "pvQ", None),
         ("q2", "click", 15, "pvQ", "nav"),
@@ -351,18 +369,20 @@ def test_interactions_outside_page_views_are_distinct_among_themselves(tmp_path:
         ("q4", "click", 17, "pvA1", "nav"),
         ("q5", "hover", 18, "pvQ", "nav"),
     ]
-    for line, (event_id, event_type, seconds, page_view_id, element) in enumerate(events):
-        ts = start + timedelta(seconds=seconds)
-        con.execute(
-            """
-            INSERT INTO raw_events (event_id, ts, event_date, event_type, anonymous_id,
-                                    session_id, page_view_id, page_type, element,
-                                    source_format, source_file, source_line)
-            VALUES (?, ?, CAST(? AS DATE), ?, 'dQ', 'sQ', ?, 'specs', ?, 'test', 'q', ?)
-            """,
-            [event_id, ts, ts, event_type, page_view_id, element, line],
-        )
-    build_models(con, load_models(external_tables=EXTERNAL_TABLES))
+    events = [
+        {
+            "event_id": event_id,
+            "ts": start + timedelta(seconds=seconds),
+            "event_type": event_type,
+            "anonymous_id": "dQ",
+            "session_id": "sQ",
+            "page_view_id": page_view_id,
+            "page_type": "specs",
+            "element": element,
+        }
+        for event_id, event_type, seconds, page_view_id, element in clicks
+    ]
+    con = fixture_db_with(tmp_path / "interactions.duckdb", "q", events)
     page_view = con.execute(
         "SELECT distinct_interactions FROM page_views WHERE page_view_key = 'pvQ'"
     ).fetchone()
