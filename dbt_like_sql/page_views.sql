@@ -38,28 +38,21 @@ WITH interaction_kinds AS (
 
 claims AS (
     -- One pass over the events naming a page view, per (page view, session) claim: counts, the
-    -- first page_view event (by ts, then event_id), the deepest scroll reading, the distinct
-    -- heartbeat buckets of its page pings, its distinct interaction kinds and its depth readings
-    -- as a list sorted by (ts, depth) (short lists: a claim has a few readings).
+    -- first page_view event (by ts, then event_id), and three short lists (a claim has a few of
+    -- each): the heartbeat buckets of its page pings, its interaction kinds, and its depth
+    -- readings sorted by (ts, depth). Everything else is read off the lists afterwards: each
+    -- aggregate costs a step per event, a list function only a step per listed item.
     SELECT
         e.claimed_page_view_key AS page_view_key,
         e.session_id,
         max(e.ts) AS last_event_at,
         count(*) AS events,
-        count(*) FILTER (WHERE e.event_type = 'page_ping') AS page_pings,
-        coalesce(
-            array_length(
-                list_distinct(
-                    list(
-                        floor(
-                            date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', e.ts)
-                            / (p.heartbeat_s * 1000000)
-                        )
-                    ) FILTER (WHERE e.event_type = 'page_ping')
-                )
-            ),
-            0
-        ) AS ping_buckets,
+        list(
+            floor(
+                date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', e.ts)
+                / (p.heartbeat_s * 1000000)
+            )
+        ) FILTER (WHERE e.event_type = 'page_ping') AS ping_buckets,
         count(*) FILTER (WHERE e.event_type = 'hover') AS hovers,
         CAST(
             coalesce(sum(CAST(e.hover_ms AS DECIMAL(38, 6))) FILTER (WHERE e.event_type = 'hover'), 0)
@@ -67,26 +60,15 @@ claims AS (
         ) AS hover_ms,
         count(*) FILTER (WHERE e.event_type IN ('click', 'cta_click')) AS clicks,
         count(*) FILTER (WHERE e.event_type = 'cta_click') AS cta_clicks,
-        min(CASE WHEN e.event_type = 'page_view' THEN e.ts END) AS started_at,
         min(struct_pack(ts := e.ts, event_id := e.event_id)) FILTER (
             WHERE e.event_type = 'page_view'
         ) AS first_view,
-        max(
-            CASE WHEN e.event_type IN ('scroll', 'page_ping') THEN e.scroll_depth_pct END
-        ) AS max_scroll_depth_pct,
-        min(e.ts) FILTER (
-            WHERE e.event_type IN ('scroll', 'page_ping') AND e.scroll_depth_pct IS NOT NULL
-        ) AS first_reading_at,
-        max(e.ts) FILTER (
-            WHERE e.event_type IN ('scroll', 'page_ping') AND e.scroll_depth_pct IS NOT NULL
-        ) AS last_reading_at,
         list_sort(
             list(struct_pack(ts := e.ts, depth := e.scroll_depth_pct)) FILTER (
                 WHERE e.event_type IN ('scroll', 'page_ping') AND e.scroll_depth_pct IS NOT NULL
             )
         ) AS depth_readings,
-        coalesce(array_length(list_distinct(list(k.kind) FILTER (WHERE k.kind IS NOT NULL))), 0)
-            AS distinct_interactions
+        list(k.kind) FILTER (WHERE k.kind IS NOT NULL) AS interaction_kinds
     FROM event_sessions AS e
     CROSS JOIN model_params AS p
     LEFT JOIN interaction_kinds AS k
@@ -95,24 +77,40 @@ claims AS (
     GROUP BY e.claimed_page_view_key, e.session_id
 ),
 
+claim_readings AS (
+    -- Claims holding a page_view event (only those can own the page view), with the times of
+    -- their first and last depth reading.
+    SELECT
+        c.*,
+        list_min(list_transform(c.depth_readings, lambda reading: reading.ts))
+            AS first_reading_at,
+        list_max(list_transform(c.depth_readings, lambda reading: reading.ts))
+            AS last_reading_at
+    FROM claims AS c
+    WHERE c.first_view IS NOT NULL
+),
+
 claim_measures AS (
-    -- Scroll velocity from the sorted readings (a left fold carrying the previous depth and the
-    -- distance travelled so far), computed before ordering so the lists are not carried along.
+    -- Per claim: page pings and their distinct buckets, distinct interactions, the deepest
+    -- reading, and scroll velocity by a left fold over the sorted readings (carrying the previous
+    -- depth and the distance travelled so far); computed before ordering so the lists are not
+    -- carried along.
     SELECT
         c.page_view_key,
         c.session_id,
         c.last_event_at,
         c.events,
-        c.page_pings,
-        c.ping_buckets,
+        coalesce(array_length(c.ping_buckets), 0) AS page_pings,
+        coalesce(array_length(list_distinct(c.ping_buckets)), 0) AS ping_buckets,
         c.hovers,
         c.hover_ms,
         c.clicks,
         c.cta_clicks,
-        c.distinct_interactions,
-        c.started_at,
-        c.first_view,
-        c.max_scroll_depth_pct,
+        coalesce(array_length(list_distinct(c.interaction_kinds)), 0) AS distinct_interactions,
+        c.first_view.ts AS started_at,
+        c.first_view.event_id AS first_view_event_id,
+        list_max(list_transform(c.depth_readings, lambda reading: reading.depth))
+            AS max_scroll_depth_pct,
         CASE
             WHEN c.last_reading_at > c.first_reading_at
                 THEN list_reduce(
@@ -125,7 +123,7 @@ claim_measures AS (
                 ).distance
                 / (date_diff('microsecond', c.first_reading_at, c.last_reading_at) / 1000000.0)
         END AS scroll_velocity_pct_per_s
-    FROM claims AS c
+    FROM claim_readings AS c
 ),
 
 owned AS (
@@ -135,13 +133,11 @@ owned AS (
     FROM (
         SELECT
             claim_measures.*,
-            claim_measures.first_view.event_id AS first_view_event_id,
             row_number() OVER (
                 PARTITION BY claim_measures.page_view_key
-                ORDER BY claim_measures.started_at, claim_measures.first_view.event_id
+                ORDER BY claim_measures.started_at, claim_measures.first_view_event_id
             ) AS claim_order
         FROM claim_measures
-        WHERE claim_measures.first_view IS NOT NULL
     ) AS ranked
     WHERE ranked.claim_order = 1
 ),

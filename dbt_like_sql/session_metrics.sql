@@ -17,8 +17,9 @@
 -- them up: the same input gives bit-identical output.
 -- user_agent, device_type, campaign, experiment, variant, anonymous_id, user_id: the session's
 -- first non-null value (by ts, then event_id); person_id: the person of its first event. One
--- pass over event_sessions per session (page-level parts come from page_views: a session's stray
--- events are its events naming a page view minus those its page views own).
+-- pass over event_sessions, grouped by session and context columns (page-level parts come from
+-- page_views: a session's stray events are its events naming a page view minus those its page
+-- views own).
 -- Exact feature definitions: docs/features.md.
 -- group: sessions
 WITH click_events AS (
@@ -52,60 +53,80 @@ click_stats AS (
     GROUP BY session_id
 ),
 
-event_stats AS (
-    -- One pass over the session's events. A context column's first non-null value is its only
-    -- value when it never varies (min = max); sessions where one varies, or whose first event's
-    -- identity is not implied, are resolved exactly (by ts, then event_id) in first_values.
+context_stats AS (
+    -- One pass over the session's events, per session and combination of its context columns
+    -- (usually one per session): grouping by the context columns costs less than taking the
+    -- minimum and maximum of each of them, and event_stats rolls the few rows up.
     SELECT
         session_id,
+        anonymous_id,
+        user_id,
+        user_agent,
+        device_type,
+        campaign,
+        experiment,
+        variant,
         min(ts) AS session_start,
         max(ts) AS session_end,
         count(*) AS event_count,
         count(*) FILTER (WHERE event_type IN ('click', 'cta_click')) AS clicks,
         count(*) FILTER (WHERE event_type = 'cta_click') AS cta_clicks,
         count(*) FILTER (WHERE event_type = 'hover') AS hovers,
-        CAST(
-            coalesce(sum(CAST(hover_ms AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'hover'), 0)
-            AS DOUBLE
-        ) AS hover_ms_total,
-        CAST(
-            coalesce(
-                sum(
-                    CASE
-                        WHEN event_type = 'hover'
-                            THEN CASE
-                                WHEN
-                                    page_type = 'pricing'
-                                    OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
-                                    THEN CAST(hover_ms AS DECIMAL(38, 6))
-                            END
+        sum(CAST(hover_ms AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'hover') AS hover_ms_total,
+        sum(
+            CASE
+                WHEN event_type = 'hover'
+                    THEN CASE
+                        WHEN
+                            page_type = 'pricing'
+                            OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
+                            THEN CAST(hover_ms AS DECIMAL(38, 6))
                     END
-                ),
-                0
-            ) AS DOUBLE
+            END
         ) AS pricing_hover_ms,
         count(*) FILTER (WHERE event_type = 'comparison_view') AS comparison_views,
         count(*) FILTER (WHERE event_type = 'video_play') AS video_plays,
         count(*) FILTER (WHERE event_type = 'form_interaction') AS form_interactions,
         count(*) FILTER (WHERE event_type = 'add_to_cart') AS add_to_carts,
         count(*) FILTER (WHERE event_type = 'purchase') AS purchases,
-        CAST(
-            coalesce(sum(CAST(revenue AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'purchase'), 0)
-            AS DOUBLE
-        ) AS revenue,
+        sum(CAST(revenue AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'purchase') AS revenue,
         count(claimed_page_view_key) AS claiming_events,
-        count(*) FILTER (
-            WHERE claimed_page_view_key IS NULL AND event_type IN (
-                'click', 'cta_click', 'hover', 'scroll', 'comparison_view', 'video_play',
-                'form_interaction', 'add_to_cart', 'purchase'
-            )
-        ) AS unclaimed_interactions,
+        max(session_split_index) AS session_split_index,
+        bool_and(session_id_is_derived) AS session_id_is_derived
+    FROM event_sessions
+    GROUP BY
+        session_id, anonymous_id, user_id, user_agent, device_type, campaign, experiment, variant
+),
+
+event_stats AS (
+    -- Per session. A context column's first non-null value is its only value when it never
+    -- varies (min = max); sessions where one varies, or whose first event's identity is not
+    -- implied, are resolved exactly (by ts, then event_id) in first_values.
+    SELECT
+        session_id,
+        min(session_start) AS session_start,
+        max(session_end) AS session_end,
+        CAST(sum(event_count) AS BIGINT) AS event_count,
+        CAST(sum(clicks) AS BIGINT) AS clicks,
+        CAST(sum(cta_clicks) AS BIGINT) AS cta_clicks,
+        CAST(sum(hovers) AS BIGINT) AS hovers,
+        CAST(coalesce(sum(hover_ms_total), 0) AS DOUBLE) AS hover_ms_total,
+        CAST(coalesce(sum(pricing_hover_ms), 0) AS DOUBLE) AS pricing_hover_ms,
+        CAST(sum(comparison_views) AS BIGINT) AS comparison_views,
+        CAST(sum(video_plays) AS BIGINT) AS video_plays,
+        CAST(sum(form_interactions) AS BIGINT) AS form_interactions,
+        CAST(sum(add_to_carts) AS BIGINT) AS add_to_carts,
+        CAST(sum(purchases) AS BIGINT) AS purchases,
+        CAST(coalesce(sum(revenue), 0) AS DOUBLE) AS revenue,
+        CAST(sum(claiming_events) AS BIGINT) AS claiming_events,
         max(session_split_index) AS session_split_index,
         bool_and(session_id_is_derived) AS session_id_is_derived,
-        count(anonymous_id) AS anonymous_id_count,
+        CAST(coalesce(sum(event_count) FILTER (WHERE anonymous_id IS NOT NULL), 0) AS BIGINT)
+            AS anonymous_id_count,
         min(anonymous_id) AS anonymous_id_lo,
         max(anonymous_id) AS anonymous_id_hi,
-        count(user_id) AS user_id_count,
+        CAST(coalesce(sum(event_count) FILTER (WHERE user_id IS NOT NULL), 0) AS BIGINT)
+            AS user_id_count,
         min(user_id) AS user_id_lo,
         max(user_id) AS user_id_hi,
         min(user_agent) AS user_agent_lo,
@@ -118,7 +139,7 @@ event_stats AS (
         max(experiment) AS experiment_hi,
         min(variant) AS variant_lo,
         max(variant) AS variant_hi
-    FROM event_sessions
+    FROM context_stats
     GROUP BY session_id
 ),
 
@@ -197,7 +218,6 @@ session_events AS (
         r.session_id, r.session_start, r.session_end, r.event_count, r.clicks, r.cta_clicks,
         r.hovers, r.hover_ms_total, r.pricing_hover_ms, r.comparison_views, r.video_plays,
         r.form_interactions, r.add_to_carts, r.purchases, r.revenue, r.claiming_events,
-        r.unclaimed_interactions,
         r.session_split_index, r.session_id_is_derived,
         CASE
             WHEN r.first_anonymous_id IS NOT NULL THEN devices.person_id ELSE r.first_user_id
@@ -235,22 +255,27 @@ page_stats AS (
 ),
 
 unowned_sessions AS (
-    -- Sessions with content interactions in none of their page views: before the first page
-    -- view, or strays (events naming a page view another session owns). Usually few.
+    -- Sessions with events in none of their page views: before the first page view (naming no
+    -- page view), or strays (naming a page view another session owns). Usually few.
     SELECT e.session_id
     FROM session_events AS e
     LEFT JOIN page_stats AS pv ON e.session_id = pv.session_id
-    WHERE e.unclaimed_interactions > 0 OR e.claiming_events > coalesce(pv.owned_events, 0)
+    WHERE e.event_count > e.claiming_events OR e.claiming_events > coalesce(pv.owned_events, 0)
 ),
 
 unowned_interactions AS (
-    -- Their (event_type, element) pairs, distinct among themselves.
+    -- Their content interactions outside their page views: (event_type, element) pairs,
+    -- distinct among themselves. Only these sessions' page views are looked up.
     SELECT pairs.session_id, count(*) AS interactions
     FROM (
         SELECT DISTINCT i.session_id, i.event_type, i.element
         FROM event_sessions AS i
         SEMI JOIN unowned_sessions AS u ON i.session_id = u.session_id
-        LEFT JOIN page_views AS owner
+        LEFT JOIN (
+            SELECT p.page_view_key, p.session_id
+            FROM page_views AS p
+            SEMI JOIN unowned_sessions AS u ON p.session_id = u.session_id
+        ) AS owner
             ON i.claimed_page_view_key = owner.page_view_key AND i.session_id = owner.session_id
         WHERE
             owner.page_view_key IS NULL

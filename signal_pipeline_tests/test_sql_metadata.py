@@ -69,9 +69,11 @@ def test_column_lineage_is_recorded_from_the_sql(materialized: tuple) -> None:
         lineage = metadata[table]["dagster/column_lineage"].value.deps_by_column[column]
         return {(d.asset_key.to_user_string(), d.column_name) for d in lineage}
 
+    # started_at is the ts of the page view's first page_view event, picked by (ts, event_id)
     assert deps("page_views", "dwell_s") == {
         ("event_sessions", "ts"),
         ("event_sessions", "event_type"),
+        ("event_sessions", "event_id"),
     }
     assert ("raw_events", "session_id") in deps("event_sessions", "session_id")
     assert ("event_sessions", "session_id") in deps("sessionized_events", "session_id")
