@@ -75,15 +75,12 @@ context_stats AS (
         sum(CAST(hover_ms AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'hover') AS hover_ms_total,
         sum(
             CASE
-                WHEN event_type = 'hover'
-                    THEN CASE
-                        WHEN
-                            page_type = 'pricing'
-                            OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
-                            THEN CAST(hover_ms AS DECIMAL(38, 6))
-                    END
+                WHEN
+                    page_type = 'pricing'
+                    OR regexp_matches(lower(element), '(^|[^a-z])(pric|cta)')
+                    THEN CAST(hover_ms AS DECIMAL(38, 6))
             END
-        ) AS pricing_hover_ms,
+        ) FILTER (WHERE event_type = 'hover') AS pricing_hover_ms,
         count(*) FILTER (WHERE event_type = 'comparison_view') AS comparison_views,
         count(*) FILTER (WHERE event_type = 'video_play') AS video_plays,
         count(*) FILTER (WHERE event_type = 'form_interaction') AS form_interactions,

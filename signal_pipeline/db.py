@@ -68,7 +68,7 @@ def connect(
     forbid_world_write()  # the user's umask, plus o-w: no file we write is world-writable
     path = Path(database).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp_dir = Path(f"{path}.tmp")  # DuckDB's default spill folder beside the database
+    temp_dir = Path(f"{path}.tmp")  # the spill folder, beside the database as DuckDB's default
     config = _base_config(memory_limit, threads)
     config["temp_directory"] = str(temp_dir)
     instance = ":memory:signal_pipeline_" + hashlib.sha256(str(path).encode()).hexdigest()[:24]
